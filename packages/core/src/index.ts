@@ -1,0 +1,7 @@
+export * from './errors.js';
+export * from './inference-profile.js';
+export * from './normalize.js';
+export * from './protocol.js';
+export * from './bundle.js';
+export * from './provider-profile.js';
+export * from './environment.js';
