@@ -5,3 +5,4 @@ export * from './protocol.js';
 export * from './bundle.js';
 export * from './provider-profile.js';
 export * from './environment.js';
+export * from './secret.js';
