@@ -1,3 +1,5 @@
+import type { RequiredHeader } from './inference-profile.js';
+
 /** Refresh block of a credential (DESIGN §3.2, §5). Field names follow the YAML (snake_case). */
 export interface CredentialRefresh {
   readonly strategy: 'oauth2_refresh_token';
@@ -21,30 +23,47 @@ export interface ProfileCredential {
   readonly env_vars: readonly string[];
   readonly required: boolean;
   readonly auth_style?: 'basic' | 'bearer' | 'header' | 'query' | 'path';
+  /** Lowercase header that carries the credential (required for `header` auth). */
   readonly header_name?: string;
+  /** Query parameter that carries the credential (required for `query` auth). */
+  readonly query_param?: string;
+  /** URL path template with exactly one `{credential}` (required for `path` auth). */
+  readonly path_template?: string;
   /** May the value sit in a sandboxed process's environment as it is? Default true. */
   readonly injectable: boolean;
   readonly refresh?: CredentialRefresh;
 }
 
+/** A network endpoint a provider's clients talk to (`host` may hold `*` wildcards within a label). */
 export interface ProfileEndpoint {
   readonly host: string;
   readonly port: number;
-  readonly protocol?: string;
+  readonly protocol?: 'tcp' | 'rest' | 'websocket' | 'graphql' | 'sql' | 'json-rpc' | 'mcp';
 }
+
+/** Inference-contract constants a profile owns (kept in YAML so they change without a code change). */
+export interface ProfileInference {
+  /** Headers the boundary always sends for this type, with their merge rule. */
+  readonly required_headers: readonly RequiredHeader[];
+}
+
+/** Category of a provider profile (upstream's enum, snake_case). */
+export type ProfileCategory = 'inference' | 'agent' | 'source_control' | 'messaging' | 'data' | 'knowledge' | 'other';
 
 /** A provider profile (YAML in `providers/`, or an admin's own via `--profiles-dir`). */
 export interface ProviderProfile {
   readonly id: string;
   readonly display_name: string;
   readonly description: string;
-  readonly category: string;
+  readonly category: ProfileCategory;
   readonly inference_capable: boolean;
   readonly experimental: boolean;
   readonly credentials: readonly ProfileCredential[];
   readonly discovery: { readonly credentials: readonly string[] };
   readonly endpoints: readonly ProfileEndpoint[];
   readonly binaries: readonly string[];
+  /** Present only for profiles that carry inference-contract constants (e.g. `anthropic-oauth`). */
+  readonly inference?: ProfileInference;
 }
 
 /** A set of provider profiles keyed by id. */
