@@ -6,3 +6,6 @@ export * from './bundle.js';
 export * from './provider-profile.js';
 export * from './environment.js';
 export * from './secret.js';
+export * from './url-rules.js';
+export * from './provider-profile-schema.js';
+export * from './profile-validation.js';
