@@ -1,0 +1,536 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BundleRoute, Protocol } from '@openshell/core';
+import { type Dispatcher, Pool } from 'undici';
+import { type CompiledRoute, compileRoute } from './compiled-route.js';
+import { type ErrorShape, errorBody, errorShapeFor, sseErrorFrame } from './error-response.js';
+import { RouterError } from './errors.js';
+import { filterResponseHeaders } from './header-policy.js';
+import { type ClientRequest, type UpstreamRequest, prepareUpstreamRequest, resolveProtocol } from './upstream-request.js';
+import { splitTarget, validateTarget } from './upstream-url.js';
+
+/** Default bound on a client request body (Anthropic's own Messages limit is 32 MB). */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
+/** Default bound on an upstream 401 body held while a fresh credential is fetched. */
+export const DEFAULT_MAX_HELD_RESPONSE_BYTES = 64 * 1024;
+/** Default bound on a buffered probe response. */
+export const DEFAULT_MAX_PROBE_RESPONSE_BYTES = 1024 * 1024;
+
+/** A caller hook that may supply a fresh route (for example after asking the gateway). */
+export type RouteRefreshHook = (route: BundleRoute) => BundleRoute | undefined | Promise<BundleRoute | undefined>;
+
+/** Settings of {@link createForwarder}. */
+export interface ForwarderSettings {
+  /** Bound on a client request body; larger bodies get 413. The body is held whole (for model pinning and the 401 retry). */
+  readonly maxRequestBodyBytes?: number;
+  /** Bound on an upstream 401 body held while `onCredentialRejected` runs. */
+  readonly maxHeldResponseBytes?: number;
+  /**
+   * Called when the upstream answers 401 to a route whose credential is refreshable. A returned route
+   * is used to retry the request once, with the held body; `undefined` relays the 401 as it came.
+   */
+  readonly onCredentialRejected?: RouteRefreshHook;
+  /** Called when a route's credential is past `expiresAt`; a returned route that is not expired is used, otherwise the request fails with `credential_expired`. */
+  readonly onCredentialExpired?: RouteRefreshHook;
+  /** Clock in epoch milliseconds (tests). */
+  readonly now?: () => number;
+  /** Idle keep-alive time of pooled upstream connections (default 30 s). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Connections per upstream origin (default unlimited). */
+  readonly connectionsPerOrigin?: number;
+  /** Extra TLS options for upstream connections (a private CA, for example). */
+  readonly tls?: { readonly ca?: string | Buffer | readonly (string | Buffer)[]; readonly rejectUnauthorized?: boolean };
+}
+
+/** Per-call options of {@link Forwarder.forward}. */
+export interface ForwardOptions {
+  /** The protocol, when the caller already detected it. */
+  readonly protocol?: Protocol;
+  /** Request target to use instead of `req.url` (for example after the caller rewrote an absolute URI). */
+  readonly target?: string;
+}
+
+/** What happened to one forwarded request (for the caller's logs and metrics). */
+export interface ForwardResult {
+  /** Status sent to the client; 0 when the client went away before a status was sent. */
+  readonly status: number;
+  /** Upstream requests made (2 after a credential retry). */
+  readonly attempts: number;
+  /** The router's own error, when there was one (already answered to the client). */
+  readonly error?: RouterError;
+  /** The route of the last attempt (a fresh one after a credential hook). */
+  readonly route: BundleRoute;
+}
+
+/** Input of {@link Forwarder.request}, the buffered call used by verification probes. */
+export interface ProbeRequest {
+  readonly method: string;
+  readonly target: string;
+  /** Client-side headers, subject to the same policy as a sandbox client's. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer | string;
+  /** Bound on the response body (default 1 MiB). */
+  readonly maxResponseBytes?: number;
+}
+
+/** A buffered upstream response. */
+export interface ProbeResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
+}
+
+/** Forwards client requests to a route's upstream over pooled keep-alive connections. */
+export interface Forwarder {
+  /** Forwards one request and streams the answer to `res`; never rejects (errors are answered in the protocol's shape). */
+  forward(req: IncomingMessage, res: ServerResponse, route: BundleRoute, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Sends one request and buffers the answer (gateway verification probes); throws RouterError. */
+  request(route: BundleRoute, input: ProbeRequest): Promise<ProbeResponse>;
+  /** Closes every pooled connection. */
+  close(): Promise<void>;
+}
+
+type Outcome =
+  | { kind: 'relayed'; status: number; error?: RouterError }
+  | { kind: 'held401'; statusText: string | undefined; headers: string[]; body: Buffer }
+  | { kind: 'error'; error: RouterError }
+  | { kind: 'gone' };
+
+const clientGoneError = () => new RouterError('client_disconnected', 'the client closed the connection; the upstream request was aborted');
+
+/** Maps a transport error to the router's error for a route (no undici text reaches the client). */
+export function toRouterError(err: unknown, route: Pick<BundleRoute, 'name' | 'timeouts'>): RouterError {
+  if (RouterError.isRouterError(err)) return err;
+  const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '';
+  const name = route.name;
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new RouterError(
+        'upstream_connect_timeout',
+        `could not connect to the upstream of route '${name}' within ${route.timeouts.connectMs} ms (connect timeout)`,
+        { cause: err },
+      );
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new RouterError(
+        'upstream_first_byte_timeout',
+        `the upstream of route '${name}' sent no response within ${route.timeouts.firstByteMs} ms (first-byte timeout); retry, or raise the route timeout with openshell inference set --timeout`,
+        { cause: err },
+      );
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new RouterError(
+        'upstream_idle_timeout',
+        `the upstream of route '${name}' sent nothing for ${route.timeouts.idleMs} ms in the middle of its response (idle timeout); the response is incomplete`,
+        { cause: err },
+      );
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new RouterError('upstream_connect_failed', `could not connect to the upstream of route '${name}' (${code}); check the provider's base URL and network reachability`, {
+        cause: err,
+      });
+    default:
+      if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL')) {
+        return new RouterError('upstream_connect_failed', `TLS with the upstream of route '${name}' failed (${code}); check the provider's base URL and certificates`, {
+          cause: err,
+        });
+      }
+      return new RouterError('upstream_failed', `the connection to the upstream of route '${name}' failed before the response was complete${code ? ` (${code})` : ''}`, {
+        cause: err,
+      });
+  }
+}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  const v = Array.isArray(contentType) ? contentType[0] : contentType;
+  return v !== undefined && v.toLowerCase().startsWith('text/event-stream');
+}
+
+/** Writes a router error to a response that has not started yet. */
+function sendError(res: ServerResponse, shape: ErrorShape, error: RouterError, close = false): number {
+  if (res.headersSent || res.destroyed) return 0;
+  const body = errorBody(shape, error);
+  const headers: string[] = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'x-openshell-error',
+    error.code,
+  ];
+  if (close) headers.push('connection', 'close');
+  res.writeHead(error.status, headers);
+  res.end(body);
+  return error.status;
+}
+
+/** Tracks the client side of one forwarded request. */
+class ClientState {
+  gone = false;
+  exchange: Exchange | undefined;
+  readonly onClose = () => {
+    if (this.res.writableFinished) return;
+    this.gone = true;
+    this.exchange?.controller?.abort(clientGoneError());
+  };
+  constructor(readonly res: ServerResponse) {}
+}
+
+/** One upstream attempt: a undici dispatch handler that relays (or holds) the response. */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  private relaying = false;
+  private sse = false;
+  private status = 0;
+  private waitingDrain = false;
+  private held: { statusText: string | undefined; headers: string[]; chunks: Buffer[]; size: number } | undefined;
+
+  constructor(
+    private readonly client: ClientState,
+    private readonly route: BundleRoute,
+    private readonly shape: ErrorShape,
+    private readonly holdOn401: boolean,
+    private readonly maxHeld: number,
+    private readonly done: (outcome: Outcome) => void,
+  ) {}
+
+  private readonly onDrain = () => {
+    this.waitingDrain = false;
+    this.controller?.resume();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.client.gone) controller.abort(clientGoneError());
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return; // 1xx informational: nothing to relay
+    const raw = controller.rawHeaders;
+    const list = Array.isArray(raw) ? filterResponseHeaders(raw) : filterResponseHeaders(flattenHeaders(headers));
+    const statusText = statusMessage === undefined || statusMessage === '' ? undefined : statusMessage;
+    if (statusCode === 401 && this.holdOn401) {
+      this.held = { statusText, headers: list, chunks: [], size: 0 };
+      return;
+    }
+    const res = this.client.res;
+    this.relaying = true;
+    this.status = statusCode;
+    this.sse = isEventStream(headers['content-type']);
+    if (statusText === undefined) res.writeHead(statusCode, list);
+    else res.writeHead(statusCode, statusText, list);
+    // Send the status line at once for streams, so the client sees the response begin.
+    if (this.sse) res.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.held;
+    if (held !== undefined) {
+      held.size += chunk.length;
+      if (held.size > this.maxHeld) {
+        controller.abort(new RouterError('upstream_failed', `the upstream of route '${this.route.name}' answered 401 with a body larger than the router holds`));
+        return;
+      }
+      held.chunks.push(chunk);
+      return;
+    }
+    if (!this.client.res.write(chunk)) {
+      controller.pause();
+      if (!this.waitingDrain) {
+        this.waitingDrain = true;
+        this.client.res.once('drain', this.onDrain);
+      }
+    }
+  }
+
+  onResponseEnd(): void {
+    const held = this.held;
+    if (held !== undefined) {
+      this.done({ kind: 'held401', statusText: held.statusText, headers: held.headers, body: Buffer.concat(held.chunks, held.size) });
+      return;
+    }
+    this.client.res.end();
+    this.done({ kind: 'relayed', status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.waitingDrain) this.client.res.off('drain', this.onDrain);
+    if (this.client.gone) {
+      this.done({ kind: 'gone' });
+      return;
+    }
+    const error = toRouterError(err, this.route);
+    if (!this.relaying) {
+      this.done({ kind: 'error', error });
+      return;
+    }
+    // The status is on the wire: report in-band for event streams, otherwise cut the connection so the
+    // client sees a truncated response instead of a silently short one.
+    const res = this.client.res;
+    if (this.sse && !res.writableEnded) res.end(sseErrorFrame(this.shape, error));
+    else res.destroy();
+    this.done({ kind: 'relayed', status: this.status, error });
+  }
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) out.push(k, item);
+    else out.push(k, v);
+  }
+  return out;
+}
+
+/** Reads the declared body length and whether the request has a body at all from raw headers. */
+function bodyFraming(rawHeaders: readonly string[]): { length: number | undefined; chunked: boolean } {
+  let length: number | undefined;
+  let chunked = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(rawHeaders[i + 1]);
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
+  }
+  return { length, chunked };
+}
+
+/** Reads a whole request body up to `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (err: RouterError | undefined) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err !== undefined) reject(err);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.pause();
+        finish(new RouterError('request_body_too_large', `the request body exceeds ${max} bytes, the router's bound`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(undefined);
+    const onError = () => finish(new RouterError('request_body_incomplete', 'reading the request body failed'));
+    const onClose = () => finish(new RouterError('request_body_incomplete', 'the client closed the connection before the request body was complete'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** Creates a forwarder: one undici Pool per upstream origin (and connect timeout), shared by all routes. */
+export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
+  const maxBody = settings.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
+  const maxHeld = settings.maxHeldResponseBytes ?? DEFAULT_MAX_HELD_RESPONSE_BYTES;
+  const now = settings.now ?? Date.now;
+  const pools = new Map<string, Pool>();
+  let closed = false;
+
+  function poolFor(origin: string, connectMs: number): Pool {
+    const key = `${connectMs} ${origin}`;
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      if (closed) throw new RouterError('upstream_failed', 'the forwarder is closed');
+      const tls = settings.tls;
+      pool = new Pool(origin, {
+        connect: {
+          timeout: connectMs,
+          ...(tls?.ca !== undefined ? { ca: tls.ca as string | Buffer | (string | Buffer)[] } : {}),
+          ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        },
+        keepAliveTimeout: settings.keepAliveTimeoutMs ?? 30_000,
+        pipelining: 1,
+        ...(settings.connectionsPerOrigin !== undefined ? { connections: settings.connectionsPerOrigin } : {}),
+      });
+      pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Returns a route whose credential is not expired, asking the hook when needed. */
+  async function freshRoute(route: BundleRoute): Promise<BundleRoute> {
+    const expiresAt = route.credential.expiresAt;
+    if (expiresAt === undefined || now() < expiresAt) return route;
+    const fresh = settings.onCredentialExpired === undefined ? undefined : await settings.onCredentialExpired(route);
+    if (fresh !== undefined && (fresh.credential.expiresAt === undefined || now() < fresh.credential.expiresAt)) return fresh;
+    throw new RouterError(
+      'credential_expired',
+      `the credential of route '${route.name}' (provider ${route.providerName}, fingerprint ${route.credential.fingerprint}) expired at ${new Date(expiresAt).toISOString()} and no fresh one is available; check it with openshell provider refresh status ${route.providerName}`,
+    );
+  }
+
+  function dispatch(
+    compiled: CompiledRoute,
+    upstream: UpstreamRequest,
+    client: ClientState,
+    shape: ErrorShape,
+    holdOn401: boolean,
+  ): Promise<Outcome> {
+    const { route } = compiled;
+    return new Promise<Outcome>((resolve) => {
+      const exchange = new Exchange(client, route, shape, holdOn401, maxHeld, resolve);
+      client.exchange = exchange;
+      try {
+        poolFor(upstream.origin, route.timeouts.connectMs).dispatch(
+          {
+            path: upstream.path,
+            method: upstream.method as Dispatcher.HttpMethod,
+            headers: upstream.headers,
+            body: upstream.body ?? null,
+            headersTimeout: route.timeouts.firstByteMs,
+            bodyTimeout: route.timeouts.idleMs,
+          },
+          exchange,
+        );
+      } catch (err) {
+        resolve({ kind: 'error', error: toRouterError(err, route) });
+      }
+    });
+  }
+
+  async function forward(req: IncomingMessage, res: ServerResponse, route: BundleRoute, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const client = new ClientState(res);
+    res.once('close', client.onClose);
+    let shape = errorShapeFor(options.protocol, route);
+    let attempts = 0;
+    let current = route;
+    const fail = (error: RouterError, close = false): ForwardResult => ({
+      status: client.gone ? 0 : sendError(res, shape, error, close),
+      attempts,
+      error,
+      route: current,
+    });
+    try {
+      const compiled = compileRoute(route);
+      const method = req.method ?? 'GET';
+      const target = options.target ?? req.url ?? '/';
+      const { path, query } = splitTarget(target);
+      validateTarget(path, query);
+      const protocol = resolveProtocol(compiled, method, path, options.protocol);
+      shape = errorShapeFor(protocol, route);
+
+      // Body: bounded, held whole (model pinning and a possible retry need it).
+      const framing = bodyFraming(req.rawHeaders);
+      let body: Buffer | undefined;
+      if (framing.length !== undefined && framing.length > maxBody) {
+        return fail(new RouterError('request_body_too_large', `the request body (${framing.length} bytes) exceeds ${maxBody} bytes, the router's bound`), true);
+      }
+      if (framing.chunked || (framing.length !== undefined && framing.length > 0)) {
+        try {
+          body = await readBody(req, maxBody);
+        } catch (err) {
+          return fail(toRouterError(err, route), true);
+        }
+      }
+      const input: ClientRequest = { method, target, rawHeaders: req.rawHeaders, body, protocol };
+
+      current = await freshRoute(route);
+      let currentCompiled = current === route ? compiled : compileRoute(current);
+      let upstream = prepareUpstreamRequest(currentCompiled, input);
+      const canRetry = current.credential.refreshable && settings.onCredentialRejected !== undefined;
+      attempts = 1;
+      let outcome = await dispatch(currentCompiled, upstream, client, shape, canRetry);
+
+      if (outcome.kind === 'held401') {
+        const held = outcome;
+        let fresh: BundleRoute | undefined;
+        try {
+          fresh = client.gone ? undefined : await settings.onCredentialRejected?.(current);
+        } catch {
+          fresh = undefined; // the hook failing must not hide the upstream's answer
+        }
+        if (client.gone) return { status: 0, attempts, route: current };
+        if (fresh === undefined) {
+          res.writeHead(401, held.statusText ?? 'Unauthorized', held.headers);
+          res.end(held.body);
+          return { status: 401, attempts, route: current };
+        }
+        current = await freshRoute(fresh);
+        currentCompiled = compileRoute(current);
+        upstream = prepareUpstreamRequest(currentCompiled, input);
+        attempts = 2;
+        outcome = await dispatch(currentCompiled, upstream, client, shape, false);
+      }
+
+      switch (outcome.kind) {
+        case 'relayed':
+          return outcome.error === undefined
+            ? { status: outcome.status, attempts, route: current }
+            : { status: outcome.status, attempts, error: outcome.error, route: current };
+        case 'error':
+          return fail(outcome.error);
+        case 'gone':
+          return { status: 0, attempts, error: clientGoneError(), route: current };
+        default:
+          // A second 401 is relayed by the non-holding exchange; this branch is unreachable.
+          return fail(new RouterError('upstream_failed', 'unexpected upstream outcome'));
+      }
+    } catch (err) {
+      return fail(toRouterError(err, current));
+    } finally {
+      res.off('close', client.onClose);
+      client.exchange = undefined;
+    }
+  }
+
+  async function request(route: BundleRoute, input: ProbeRequest): Promise<ProbeResponse> {
+    const current = await freshRoute(route);
+    const compiled = compileRoute(current);
+    const rawHeaders: string[] = [];
+    for (const [k, v] of Object.entries(input.headers ?? {})) rawHeaders.push(k, v);
+    const body = input.body === undefined ? undefined : Buffer.isBuffer(input.body) ? input.body : Buffer.from(input.body, 'utf8');
+    const upstream = prepareUpstreamRequest(compiled, { method: input.method, target: input.target, rawHeaders, body });
+    const max = input.maxResponseBytes ?? DEFAULT_MAX_PROBE_RESPONSE_BYTES;
+    try {
+      const response = await poolFor(upstream.origin, current.timeouts.connectMs).request({
+        path: upstream.path,
+        method: upstream.method as Dispatcher.HttpMethod,
+        headers: upstream.headers,
+        body: upstream.body ?? null,
+        headersTimeout: current.timeouts.firstByteMs,
+        bodyTimeout: current.timeouts.idleMs,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body) {
+        const buf = chunk as Buffer;
+        size += buf.length;
+        if (size > max) {
+          response.body.destroy();
+          throw new RouterError('upstream_response_too_large', `the upstream of route '${current.name}' answered with more than ${max} bytes`);
+        }
+        chunks.push(buf);
+      }
+      return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks, size) };
+    } catch (err) {
+      throw toRouterError(err, current);
+    }
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    const all = [...pools.values()];
+    pools.clear();
+    await Promise.all(all.map((p) => p.close()));
+  }
+
+  return { forward, request, close };
+}
