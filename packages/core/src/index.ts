@@ -9,3 +9,4 @@ export * from './secret.js';
 export * from './url-rules.js';
 export * from './provider-profile-schema.js';
 export * from './profile-validation.js';
+export * from './profile-catalogue.js';

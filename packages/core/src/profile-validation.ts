@@ -241,7 +241,7 @@ function semanticProblems(raw: Record<string, unknown>): ProfileProblem[] {
     if (header !== undefined && header.trim() !== '') {
       if (!HEADER_RE.test(header)) {
         add([...base, 'header_name'], `header_name '${header}' must be a lowercase HTTP header name, e.g. x-api-key`);
-      } else if (style !== undefined && style !== 'header' && style !== 'bearer') {
+      } else if (style === 'basic' || style === 'query' || style === 'path') {
         add([...base, 'header_name'], `header_name is used only with auth_style 'header' or 'bearer'; remove it or change auth_style (now '${style}')`);
       }
     }
