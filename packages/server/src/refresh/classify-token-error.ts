@@ -186,6 +186,8 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (/^\d+$/.test(text)) {
     ms = Number(text) * 1000;
   } else {
+    // An HTTP date always names a weekday and month; a bare number with a sign is not one.
+    if (!/[A-Za-z]{3}/.test(text)) return undefined;
     const at = Date.parse(text);
     if (Number.isNaN(at)) return undefined;
     ms = at - now;
