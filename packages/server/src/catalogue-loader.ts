@@ -1,0 +1,70 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUILTIN_INFERENCE_PROFILES, invalidProfileError, type ProfileProblem, type ProviderProfile } from '@openshell/core';
+import { validateProviderProfileYamlFiles, type YamlProfileFile } from '@openshell/core/yaml';
+import { type Catalogue, makeCatalogue } from './catalogue.js';
+
+/**
+ * Built-in provider profiles. Interim: derived from core's inference profiles until core exports
+ * its YAML-built `builtinCatalogue()`; switch to that when it lands.
+ */
+export function builtinProfiles(): ProviderProfile[] {
+  return BUILTIN_INFERENCE_PROFILES.map((p) => ({
+    id: p.providerType,
+    display_name: p.providerType,
+    description: `${p.providerType} inference provider`,
+    category: 'inference' as const,
+    inference_capable: true,
+    experimental: p.providerType === 'anthropic-oauth',
+    credentials: p.credentialKeyNames.map((key, i) => ({
+      name: key.toLowerCase(),
+      env_vars: [key],
+      required: i === 0,
+      injectable: false,
+    })),
+    discovery: { credentials: p.credentialKeyNames.map((k) => k.toLowerCase()) },
+    endpoints: p.defaultBaseUrl === '' ? [] : [{ host: new URL(p.defaultBaseUrl).hostname, port: 443 }],
+    binaries: [],
+  }));
+}
+
+/**
+ * Reads every `*.yaml` / `*.yml` file of an admin's profiles directory and validates them as one set
+ * with `@openshell/core/yaml`. Any problem (unreadable file, YAML syntax, schema, a token URL in plain
+ * http to a non-loopback host, a duplicate id) stops with one `invalid_profile` error listing all of
+ * them, each with file, line and path.
+ */
+export async function loadProfilesDir(dir: string): Promise<{ profile: ProviderProfile; source: string }[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /\.ya?ml$/i.test(n)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw invalidProfileError([{ source: dir, path: '(root)', segments: [], message: `cannot read the profiles directory (${code}); check --profiles-dir` }]);
+  }
+  const files: YamlProfileFile[] = [];
+  const problems: ProfileProblem[] = [];
+  for (const name of names) {
+    const source = join(dir, name);
+    try {
+      files.push({ name: source, text: await readFile(source, 'utf8') });
+    } catch (err) {
+      problems.push({ source, path: '(root)', segments: [], message: `cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    }
+  }
+  const result = validateProviderProfileYamlFiles(files);
+  const all = [...problems, ...result.problems];
+  if (all.length > 0) throw invalidProfileError(all);
+  const sourceOf = new Map<string, string>();
+  // Profiles are valid here, so validating each file alone tells which file holds which id.
+  for (const f of files) {
+    for (const p of validateProviderProfileYamlFiles([f]).profiles) if (!sourceOf.has(p.id)) sourceOf.set(p.id, f.name);
+  }
+  return result.profiles.map((profile) => ({ profile, source: sourceOf.get(profile.id) ?? dir }));
+}
+
+/** The gateway catalogue: built-ins, then the admin's directory (which may shadow built-ins). */
+export async function loadCatalogue(profilesDir: string | undefined): Promise<{ catalogue: Catalogue; shadowed: { id: string; source: string }[] }> {
+  const admin = profilesDir === undefined ? [] : await loadProfilesDir(profilesDir);
+  return makeCatalogue(builtinProfiles(), admin);
+}

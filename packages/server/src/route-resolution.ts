@@ -1,0 +1,158 @@
+import {
+  type BundleRoute,
+  type InferenceProfile,
+  inferenceProfileFor,
+  type ProviderProfile,
+  Secret,
+} from '@openshell/core';
+import { GatewayError } from './errors.js';
+
+/** Route timeouts when the route sets none (coord.md): connect 10 s, first byte 120 s, idle 300 s. */
+export const DEFAULT_TIMEOUTS = { connectMs: 10_000, firstByteMs: 120_000, idleMs: 300_000 } as const;
+
+/** The slice of an unsealed provider record that route resolution needs. */
+export interface ProviderForRoute {
+  readonly name: string;
+  /** Canonical type. */
+  readonly type: string;
+  readonly credentials: Readonly<Record<string, Secret>>;
+  readonly config: Readonly<Record<string, string>>;
+  /** Epoch ms per credential key; absent = no expiry. */
+  readonly credentialExpiresAt: Readonly<Record<string, number>>;
+}
+
+/** The stored part of an inference route. */
+export interface RouteConfig {
+  readonly name: string;
+  readonly provider: string;
+  readonly model?: string | undefined;
+  readonly timeoutSeconds?: number | undefined;
+}
+
+/** Extra facts route resolution cannot derive from the records alone. */
+export interface RouteResolutionContext {
+  readonly now: number;
+  readonly fingerprint: (value: string) => string;
+  /** Whether the gateway refreshes this credential (refresh configured); defaults to the profile's refresh block. */
+  readonly isRefreshable?: ((providerName: string, key: string) => boolean) | undefined;
+  /** Inference profile lookup; defaults to core's built-ins. */
+  readonly inferenceProfile?: ((type: string) => InferenceProfile | undefined) | undefined;
+}
+
+/** The credential key and value a route would send, per the profile's lookup mode. */
+export function selectCredential(
+  profile: InferenceProfile,
+  credentials: Readonly<Record<string, Secret>>,
+): { key: string; value: Secret } | undefined {
+  for (const key of profile.credentialKeyNames) {
+    const value = credentials[key];
+    if (value !== undefined && !value.isBlank()) return { key, value };
+  }
+  if (profile.credentialLookup === 'preferred-only') return undefined;
+  for (const key of Object.keys(credentials).sort()) {
+    const value = credentials[key];
+    if (value !== undefined && !value.isBlank()) return { key, value };
+  }
+  return undefined;
+}
+
+function resolveBaseUrl(profile: InferenceProfile, config: Readonly<Record<string, string>>): string {
+  for (const key of profile.baseUrlConfigKeys) {
+    const v = config[key]?.trim();
+    if (v !== undefined && v !== '') return v;
+  }
+  return profile.defaultBaseUrl.trim();
+}
+
+function unusable(message: string, field?: string): GatewayError {
+  return new GatewayError('route_unusable', message, field === undefined ? undefined : { field });
+}
+
+/**
+ * Resolves an inference route to the bundle route a supervisor applies: base URL, auth, the full
+ * header policy of the inference profile, credential fingerprint, expiry and client environment.
+ * Throws `route_unusable` naming the problem (not an inference type, no usable or an expired
+ * credential, empty or invalid base URL).
+ */
+export function resolveBundleRoute(
+  route: RouteConfig,
+  provider: ProviderForRoute,
+  providerProfile: ProviderProfile | undefined,
+  ctx: RouteResolutionContext,
+): BundleRoute {
+  const profile = (ctx.inferenceProfile ?? inferenceProfileFor)(provider.type);
+  if (profile === undefined) {
+    throw unusable(
+      `provider '${provider.name}' has type '${provider.type}', which has no inference profile; inference routes need one of the inference provider types (see GET /v1/profiles, inference_capable)`,
+    );
+  }
+  const baseUrl = resolveBaseUrl(profile, provider.config);
+  if (baseUrl === '') {
+    const keys = profile.baseUrlConfigKeys.join(' or ');
+    throw unusable(`provider '${provider.name}' resolved to an empty base URL; set the config key ${keys}`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw unusable(`provider '${provider.name}' has base URL '${baseUrl}', which is not an absolute URL; fix its config`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw unusable(`provider '${provider.name}' has base URL '${baseUrl}' with scheme '${parsed.protocol}'; use https`);
+  }
+
+  let authValue = '';
+  let credentialKey: string | undefined;
+  if (profile.auth.type !== 'none') {
+    const selected = selectCredential(profile, provider.credentials);
+    if (selected === undefined) {
+      const wanted = profile.credentialKeyNames.join(', ') || '(any)';
+      throw unusable(
+        `provider '${provider.name}' has no usable credential: it needs ${wanted}${profile.credentialLookup === 'preferred-only' ? ' (no other key is accepted for this type)' : ''}; add it with PATCH /v1/providers/${provider.name}`,
+      );
+    }
+    const expiresAt = provider.credentialExpiresAt[selected.key];
+    if (expiresAt !== undefined && expiresAt > 0 && expiresAt <= ctx.now) {
+      throw unusable(
+        `the credential ${selected.key} of provider '${provider.name}' expired at ${new Date(expiresAt).toISOString()}; rotate it (openshell provider refresh rotate ${provider.name}) or update it`,
+      );
+    }
+    credentialKey = selected.key;
+    authValue = selected.value.reveal();
+  }
+
+  const expiresAt = credentialKey === undefined ? undefined : provider.credentialExpiresAt[credentialKey];
+  const declaredRefresh =
+    credentialKey !== undefined && providerProfile?.credentials.some((c) => c.env_vars.includes(credentialKey) && c.refresh !== undefined) === true;
+  const refreshable =
+    credentialKey === undefined ? false : (ctx.isRefreshable?.(provider.name, credentialKey) ?? declaredRefresh);
+
+  const firstByteMs = route.timeoutSeconds !== undefined ? route.timeoutSeconds * 1000 : DEFAULT_TIMEOUTS.firstByteMs;
+  const out: BundleRoute = {
+    name: route.name,
+    providerName: provider.name,
+    providerType: provider.type,
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    protocols: [...profile.protocols],
+    timeouts: { connectMs: DEFAULT_TIMEOUTS.connectMs, firstByteMs, idleMs: DEFAULT_TIMEOUTS.idleMs },
+    auth:
+      profile.auth.type === 'bearer'
+        ? { style: 'bearer', headerName: 'authorization', value: authValue }
+        : profile.auth.type === 'header'
+          ? { style: 'header', headerName: profile.auth.header.toLowerCase(), value: authValue }
+          : { style: 'none', value: '' },
+    headerPolicy: {
+      required: profile.requiredHeaders.map((h) => ({ name: h.name.toLowerCase(), value: h.value, merge: h.merge })),
+      defaults: Object.fromEntries(Object.entries(profile.defaultHeaders).map(([k, v]) => [k.toLowerCase(), v])),
+      passthrough: [...profile.passthroughHeaders],
+    },
+    credential: {
+      fingerprint: authValue === '' ? '' : ctx.fingerprint(authValue),
+      ...(expiresAt !== undefined && expiresAt > 0 ? { expiresAt } : {}),
+      refreshable,
+    },
+    clientEnv: { ...profile.clientEnv },
+  };
+  if (route.model !== undefined && route.model !== '') out.model = route.model;
+  return out;
+}
