@@ -10,3 +10,4 @@ export * from './url-rules.js';
 export * from './provider-profile-schema.js';
 export * from './profile-validation.js';
 export * from './profile-catalogue.js';
+export * from './error-codes.js';
