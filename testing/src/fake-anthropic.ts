@@ -177,6 +177,13 @@ function splitText(text: string, parts: number): string[] {
   return chunks;
 }
 
+/** Writes and waits until the bytes reached the socket, so a later reset cannot discard them. */
+function write(response: ServerResponse, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    response.write(bytes, () => resolve());
+  });
+}
+
 function sse(name: string, data: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 }
@@ -286,20 +293,19 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       }
       let bytes = Buffer.from(chunk.data);
       if (delivery?.kind === 'reset-mid-stream' && !isStream) {
-        response.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
-        await delay(5);
+        await write(response, bytes.subarray(0, Math.floor(bytes.length / 2)));
         request.socket.destroy();
         return;
       }
       if (delivery?.kind === 'slow') {
         const step = Math.max(1, delivery.chunkBytes ?? 1);
         while (bytes.length > 0 && !response.destroyed) {
-          response.write(bytes.subarray(0, step));
+          await write(response, bytes.subarray(0, step));
           bytes = bytes.subarray(step);
           await delay(delivery.delayMs ?? 2);
         }
       } else {
-        response.write(bytes);
+        await write(response, bytes);
       }
       if (isStream && (streamSettings.intervalMs ?? 0) > 0 && index < chunks.length - 1) {
         await delay(streamSettings.intervalMs ?? 0);
