@@ -1,2 +1,6 @@
 export type * from './types.js';
 export * from './errors.js';
+export { classifyDriverError, toStoreError } from './classify-error.js';
+export { openSqliteStore, restrictSqliteFiles, SQLITE_SIDECARS } from './sqlite-store.js';
+export { openPostgresStore, changeChannel, WILDCARD_CHANGE } from './postgres-store.js';
+export { openStore, isPostgresUrl, SQLITE_FILE_NAME } from './open-store.js';

@@ -251,7 +251,11 @@ export type StoreChangeKind = 'provider' | 'route' | 'sandbox' | 'refresh' | 'ad
 /** One change event, fired after commit, in-process and (Postgres) on every replica. */
 export interface StoreChange {
   readonly kind: StoreChangeKind;
-  /** Affected record name (provider, route or sandbox name; for `refresh`, the provider name). */
+  /**
+   * Affected record name (provider, route or sandbox name; for `refresh`, the provider name).
+   * `*` means anything may have changed (e.g. the Postgres LISTEN connection was re-established
+   * after missing notifications): re-read everything.
+   */
   readonly name: string;
   readonly op: 'create' | 'update' | 'delete';
 }

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { describeStoreContract } from '../testing-fixtures/store-contract.js';
+import { StoreError } from './errors.js';
+import { openStore } from './open-store.js';
+import { openPostgresStore, parseNotification } from './postgres-store.js';
+
+const url = process.env.OPENSHELL_TEST_DATABASE_URL;
+const TABLES = ['meta', 'providers', 'inference_routes', 'sandboxes', 'sandbox_providers', 'sandbox_tokens', 'refresh_states', 'schema_migrations'];
+
+async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function schemaName(): string {
+  return `openshell_test_${randomBytes(6).toString('hex')}`;
+}
+
+if (url === undefined || url === '') {
+  console.warn('[store] OPENSHELL_TEST_DATABASE_URL is not set: the Postgres store contract suite is SKIPPED (set it, e.g. postgres://postgres@127.0.0.1:5432/test)');
+  describe('Store contract: postgres', () => {
+    it.skip('needs OPENSHELL_TEST_DATABASE_URL', () => undefined);
+  });
+} else {
+  const databaseUrl = url;
+  describeStoreContract('postgres', {
+    crossInstanceChanges: true,
+    async fresh() {
+      const schema = schemaName();
+      return {
+        open: (options) => openPostgresStore({ url: databaseUrl, schema, poolSize: 4, ...options }),
+        rawContents: () =>
+          withClient(async (client) => {
+            const parts: string[] = [];
+            for (const table of TABLES) {
+              const { rows } = await client.query(`SELECT row_to_json(t)::text AS j FROM "${schema}"."${table}" t`);
+              parts.push(...rows.map((r: { j: string }) => r.j));
+            }
+            return parts.join('\n');
+          }),
+        swapSealedCredentials: (a, b) =>
+          withClient(async (client) => {
+            await client.query(
+              `UPDATE "${schema}".providers p SET credentials = o.credentials FROM "${schema}".providers o
+               WHERE (p.name = $1 AND o.name = $2) OR (p.name = $2 AND o.name = $1)`,
+              [a, b],
+            );
+          }),
+        dispose: () => withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).then(() => undefined)),
+      };
+    },
+  });
+
+  describe('openPostgresStore (Postgres specifics)', () => {
+    it('migrates once when two replicas start together, and openStore picks Postgres by URL', async () => {
+      const schema = schemaName();
+      const kek = randomBytes(32);
+      try {
+        const [a, b] = await Promise.all([
+          openPostgresStore({ url: databaseUrl, schema, kek, poolSize: 2 }),
+          openStore({ dataDir: '/nonexistent-not-used', databaseUrl, schema, kek }),
+        ]);
+        expect(b.dialect).toBe('postgres');
+        await a.createProvider({ name: 'p', type: 'openai', credentials: { OPENAI_API_KEY: 'k' } });
+        expect((await b.getProvider('p'))?.credentials).toEqual({ OPENAI_API_KEY: 'k' });
+        const versions = await withClient((c) => c.query(`SELECT version FROM "${schema}".schema_migrations`));
+        expect(versions.rows).toEqual([{ version: 1 }]);
+        await Promise.all([a.close(), b.close()]);
+      } finally {
+        await withClient((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      }
+    });
+
+    it('reports an unreachable database as unavailable', async () => {
+      const error = await openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/none', schema: schemaName(), kek: randomBytes(32) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(StoreError.is(error, 'unavailable'), String(error)).toBe(true);
+    });
+
+    it('rejects a schema name that is not a plain identifier', async () => {
+      const error = await openPostgresStore({ url: databaseUrl, schema: 'x"; DROP TABLE y; --', kek: randomBytes(32) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(StoreError.is(error)).toBe(true);
+      expect((error as Error).message).toMatch(/schema name/);
+    });
+  });
+}
+
+describe('parseNotification', () => {
+  it('drops its own notifications and malformed entries', () => {
+    const change = { kind: 'provider', name: 'p', op: 'update' };
+    expect(parseNotification(JSON.stringify({ o: 'other', c: [change, { kind: 'bogus', name: 'x', op: 'update' }] }), 'me')).toEqual([change]);
+    expect(parseNotification(JSON.stringify({ o: 'me', c: [change] }), 'me')).toEqual([]);
+    expect(parseNotification('not json', 'me')).toEqual([]);
+  });
+});

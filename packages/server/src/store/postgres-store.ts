@@ -1,0 +1,220 @@
+import { createHash, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createSealer } from '../crypto/seal.js';
+import { classifyDriverError, toStoreError } from './classify-error.js';
+import { StoreError } from './errors.js';
+import { type Migration, POSTGRES_MIGRATIONS } from './migrations.js';
+import type { SqlDriver, SqlExecutor, SqlRow } from './sql-driver.js';
+import { SqlStore } from './sql-store.js';
+import { quoteIdentifier, SCHEMA_NAME, withSchema } from './sql-text.js';
+import type { PostgresStoreOptions, Store, StoreChange, StoreChangeKind } from './types.js';
+
+const MAX_NOTIFY_BYTES = 7000; // Postgres caps a NOTIFY payload at 8000 bytes
+const TX_ATTEMPTS = 3; // deadlock / serialization failures are retried this many times in all
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/** The change that means "anything may have changed: re-read" (after a lost LISTEN connection). */
+export const WILDCARD_CHANGE: StoreChange = { kind: 'provider', name: '*', op: 'update' };
+
+/** The NOTIFY channel of a schema (an identifier of bounded length). */
+export function changeChannel(schema: string): string {
+  return `openshell_changes_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Opens the Postgres store: a `pg` Pool, migrations under an advisory lock (replicas starting
+ * together are safe), key check value verified, and a LISTEN connection that delivers other
+ * replicas' changes to `watchChanges` listeners.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const schema = options.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new StoreError('unavailable', `invalid Postgres schema name "${schema}": use letters, digits and underscores`);
+  }
+  const sealer = createSealer(options.kek);
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, application_name: 'openshell-gateway' });
+  // An idle client's error (server restart) must not crash the gateway; the next query reports it.
+  pool.on('error', () => undefined);
+  const driver = createPostgresDriver(pool, options.url, schema);
+  try {
+    await migratePostgres(pool, schema, POSTGRES_MIGRATIONS);
+    const store = new SqlStore(driver, sealer, options.clock ?? Date.now);
+    await store.init();
+    return store;
+  } catch (error) {
+    await driver.close().catch(() => undefined);
+    throw toStoreError(error);
+  }
+}
+
+function executor(client: pg.Pool | pg.PoolClient, schema: string): SqlExecutor {
+  return {
+    async query(sql, params = []) {
+      const result = await client.query(withSchema(sql, schema), params as unknown[]);
+      return { rows: result.rows as SqlRow[], rowCount: result.rowCount ?? 0 };
+    },
+  };
+}
+
+function isConnectionError(error: unknown): boolean {
+  return classifyDriverError(error) === 'unavailable';
+}
+
+function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDriver {
+  const instance = randomUUID();
+  const channel = changeChannel(schema);
+  const poolExec = executor(pool, schema);
+  let closed = false;
+  let listener: pg.Client | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+
+  async function once<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(executor(client, schema));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError;
+      }
+      if (isConnectionError(error)) broken = error;
+      throw error;
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  async function startListening(deliver: (changes: readonly StoreChange[]) => void, attempt: number): Promise<void> {
+    if (closed) return;
+    const client = new pg.Client({ connectionString: url, application_name: 'openshell-gateway-listen' });
+    let lost = false;
+    const onLost = () => {
+      if (lost || closed) return;
+      lost = true;
+      client.removeAllListeners('notification');
+      client.end().catch(() => undefined);
+      if (listener === client) listener = undefined;
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(attempt, 6));
+      reconnectTimer = setTimeout(() => {
+        reconnectTimer = undefined;
+        startListening(deliver, attempt + 1).then(
+          () => deliver([WILDCARD_CHANGE]), // notifications may have been missed meanwhile
+          () => undefined,
+        );
+      }, delay);
+      reconnectTimer.unref();
+    };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    client.on('notification', (message) => {
+      if (message.channel !== channel || message.payload === undefined) return;
+      const changes = parseNotification(message.payload, instance);
+      if (changes.length > 0) deliver(changes);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    } catch (error) {
+      onLost();
+      throw error;
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    listener = client;
+  }
+
+  return {
+    dialect: 'postgres',
+    forUpdate: ' FOR UPDATE',
+    forShare: ' FOR SHARE',
+    async query(sql, params) {
+      try {
+        return await poolExec.query(sql, params);
+      } catch (error) {
+        throw toStoreError(error);
+      }
+    },
+    async transaction(fn) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(fn);
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if ((code === '40001' || code === '40P01') && attempt < TX_ATTEMPTS) continue;
+          throw toStoreError(error);
+        }
+      }
+    },
+    async publish(q, changes) {
+      let payload = JSON.stringify({ o: instance, c: changes });
+      if (Buffer.byteLength(payload) > MAX_NOTIFY_BYTES) payload = JSON.stringify({ o: instance, c: [WILDCARD_CHANGE] });
+      await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async subscribe(deliver) {
+      await startListening(deliver, 0);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
+      const client = listener;
+      listener = undefined;
+      if (client !== undefined) {
+        client.removeAllListeners('end');
+        await client.end().catch(() => undefined);
+      }
+      await pool.end();
+    },
+  };
+}
+
+const KINDS: ReadonlySet<string> = new Set<StoreChangeKind>(['provider', 'route', 'sandbox', 'refresh', 'admin']);
+const OPS: ReadonlySet<string> = new Set(['create', 'update', 'delete']);
+
+/** Parses a NOTIFY payload; drops our own (already delivered in-process) and malformed entries. */
+export function parseNotification(payload: string, self: string): StoreChange[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return [];
+  }
+  if (typeof value !== 'object' || value === null) return [];
+  const { o, c } = value as { o?: unknown; c?: unknown };
+  if (o === self || !Array.isArray(c)) return [];
+  return c.filter(
+    (x): x is StoreChange =>
+      typeof x === 'object' && x !== null && KINDS.has(String(x.kind)) && typeof x.name === 'string' && OPS.has(String(x.op)),
+  );
+}
+
+async function migratePostgres(pool: pg.Pool, schema: string, migrations: readonly Migration[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openshell:migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    const q = executor(client, schema);
+    await q.query('CREATE TABLE IF NOT EXISTS {s}schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    const applied = new Set((await q.query('SELECT version FROM {s}schema_migrations')).rows.map((r) => Number(r.version)));
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of migration.statements) await q.query(statement);
+      await q.query('INSERT INTO {s}schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
