@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type CredentialRefresh, type ProviderProfile, Secret } from '@openshell/core';
 import type { Dispatcher } from 'undici';
+import { fingerprintSecret } from '../crypto/fingerprint.js';
 import { StoreError } from '../store/errors.js';
 import type { ProviderRecord, RefreshState, Store } from '../store/types.js';
 import type { TokenErrorClassification } from './classify-token-error.js';
@@ -106,10 +107,8 @@ export interface RefreshEngine {
   readonly ownerId: string;
 }
 
-/** Default credential fingerprint (sha256 prefix); gateways pass their own to match the bundle. */
-export function defaultFingerprint(value: string): string {
-  return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
-}
+/** Default credential fingerprint: the gateway's own (crypto/fingerprint.ts), as the bundle uses. */
+export const defaultFingerprint: (value: string) => string = fingerprintSecret;
 
 /** The command that gets a credential out of `reauth_required`. */
 export function reauthCommand(provider: string, providerType: string | undefined): string {
