@@ -93,7 +93,7 @@ type Outcome =
   | { kind: 'relayed'; status: number; error?: RouterError }
   | { kind: 'held401'; statusText: string | undefined; headers: string[]; body: Buffer }
   | { kind: 'error'; error: RouterError }
-  | { kind: 'gone' };
+  | { kind: 'gone'; status: number };
 
 const clientGoneError = () => new RouterError('client_disconnected', 'the client closed the connection; the upstream request was aborted');
 
@@ -262,7 +262,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.waitingDrain) this.client.res.off('drain', this.onDrain);
     if (this.client.gone) {
-      this.done({ kind: 'gone' });
+      this.done({ kind: 'gone', status: this.relaying ? this.status : 0 });
       return;
     }
     const error = toRouterError(err, this.route);
@@ -478,7 +478,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
         case 'error':
           return fail(outcome.error);
         case 'gone':
-          return { status: 0, attempts, error: clientGoneError(), route: current };
+          return { status: outcome.status, attempts, error: clientGoneError(), route: current };
         default:
           // A second 401 is relayed by the non-holding exchange; this branch is unreachable.
           return fail(new RouterError('upstream_failed', 'unexpected upstream outcome'));

@@ -79,21 +79,22 @@ export async function startRouter(
   forwarder: Forwarder,
   route: () => BundleRoute,
   options: { onRequest?: (req: IncomingMessage) => void; forwardOptions?: ForwardOptions } = {},
-): Promise<TestServer & { results: ForwardResult[]; nextResult(): Promise<ForwardResult> }> {
+): Promise<TestServer & { results: ForwardResult[]; waitForResult(pred: (r: ForwardResult) => boolean): Promise<ForwardResult> }> {
   const results: ForwardResult[] = [];
-  const waiters: ((r: ForwardResult) => void)[] = [];
   const ts = await startUpstreamRaw(async (req, res) => {
     options.onRequest?.(req);
-    const result = await forwarder.forward(req, res, route(), options.forwardOptions);
-    const w = waiters.shift();
-    if (w) w(result);
-    else results.push(result);
+    results.push(await forwarder.forward(req, res, route(), options.forwardOptions));
   });
   return Object.assign(ts, {
     results,
-    nextResult: () => {
-      const r = results.shift();
-      return r ? Promise.resolve(r) : withTimeout(new Promise<ForwardResult>((resolve) => waiters.push(resolve)), 10_000, 'forward result');
+    /** Polls (bounded) for a forward result matching `pred`. */
+    waitForResult: async (pred: (r: ForwardResult) => boolean) => {
+      for (let i = 0; i < 200; i++) {
+        const found = results.find(pred);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('timed out waiting for a matching forward result');
     },
   });
 }
