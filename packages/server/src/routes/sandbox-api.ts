@@ -29,6 +29,8 @@ function checkIdentity(claimed: string | undefined, actual: string): void {
  * or a provider (or its refresh state) bound to it.
  */
 export function affectsSandbox(change: StoreChange, sandbox: string, boundProviders: ReadonlySet<string>): boolean {
+  // A wildcard (e.g. after a Postgres listener reconnect, when changes may have been missed) wakes everyone.
+  if (change.name === '*') return true;
   switch (change.kind) {
     case 'sandbox':
       return change.name === sandbox;

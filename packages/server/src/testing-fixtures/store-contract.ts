@@ -397,6 +397,22 @@ export function describeStoreContract(name: string, harness: ContractHarness): v
         });
       });
 
+      it('releases a lease and marker only for their owner, changing nothing else', async () => {
+        const store = await open();
+        await configured(store, clock.now());
+        expect((await store.beginRefresh('claude', KEY, 'owner-a', 30_000)).outcome).toBe('acquired');
+        expect(await store.releaseRefresh('claude', KEY, 'owner-b')).toBe(false);
+        expect((await store.getRefreshState('claude', KEY))?.leaseOwner).toBe('owner-a');
+        expect(await store.releaseRefresh('claude', KEY, 'owner-a')).toBe(true);
+        const after = await store.getRefreshState('claude', KEY);
+        expect(after).toMatchObject({ status: 'configured', configVersion: 1, consecutiveFailures: 0, nextRefreshAt: clock.now() });
+        expect(after?.inFlight).toBeUndefined();
+        expect(after?.leaseOwner).toBeUndefined();
+        expect((await store.listDueRefreshes()).map((s) => s.provider)).toEqual(['claude']);
+        expect((await store.beginRefresh('claude', KEY, 'owner-b', 30_000)).outcome).toBe('acquired');
+        expect(await store.releaseRefresh('ghost', KEY, 'owner-b')).toBe(false);
+      });
+
       it('lists due refreshes by schedule, excluding in-flight and reauth_required states', async () => {
         const store = await open();
         await configured(store, clock.now() + 10_000);

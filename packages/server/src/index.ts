@@ -1,0 +1,36 @@
+/**
+ * @openshell/server: the OpenShell-TS gateway. `createGateway(options)` builds the fastify app over
+ * a store (SQLite by default, Postgres for several replicas); the store, crypto and refresh engine
+ * are exported for embedding and tests.
+ */
+export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { GatewayError } from './errors.js';
+export { GATEWAY_ERROR_CODES, type GatewayErrorCode, statusForCode } from './error-codes.js';
+export { toErrorResponse, type ErrorBody } from './http-errors.js';
+export { SecretRegistry } from './secret-registry.js';
+export { captureStream, createLogger, REDACT_PATHS, scrubbingDestination } from './logger.js';
+export { ADMIN_TOKEN_PREFIX, SANDBOX_TOKEN_PREFIX, bearerToken, generateToken } from './tokens.js';
+export { checkListenPolicy, isLoopbackHost } from './listen-policy.js';
+export {
+  defaultConfigDir,
+  defaultDataDir,
+  gatewayConfigPaths,
+  writeAdminTokenFile,
+  writeGatewayEntry,
+} from './admin-token-file.js';
+export type { Catalogue } from './catalogue.js';
+export { builtinProfiles, loadCatalogue, loadProfilesDir } from './catalogue-loader.js';
+export { buildRouteBundle, type SkippedRoute } from './route-bundle.js';
+export {
+  DEFAULT_TIMEOUTS,
+  type ProviderForRoute,
+  type RouteConfig,
+  resolveBundleRoute,
+  selectCredential,
+} from './route-resolution.js';
+export { defaultRouteProbe, joinUpstreamUrl, type ProbeResult, type RouteProbe } from './verify-probe.js';
+export { DEFAULT_ROUTE_NAME } from './routes/inference-routes.js';
+export type { Principal } from './auth.js';
+export * from './store/index.js';
+export * from './crypto/index.js';
+export * from './refresh/index.js';
