@@ -246,12 +246,12 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
       }
       lastRejectedRotation.set(idOf(provider, key), clock());
     }
-    if (trigger.kind === 'schedule') {
-      const seen = await store.getRefreshState(provider, key);
-      if (seen === undefined) return outcome('not_configured', provider, key, `no refresh is configured for ${provider}/${key}`);
-      if (seen.nextRefreshAt === undefined || seen.nextRefreshAt > clock() || seen.inFlight !== undefined) {
-        return outcome('skipped', provider, key, 'not due');
-      }
+    // Decide from a plain read whenever possible, so the lease is only taken to refresh.
+    const seen = await store.getRefreshState(provider, key);
+    if (seen === undefined) return outcome('not_configured', provider, key, `no refresh is configured for ${provider}/${key}`);
+    if (seen.status === 'reauth_required') return outcome('reauth_required', provider, key, seen.lastError);
+    if (trigger.kind === 'schedule' && (seen.nextRefreshAt === undefined || seen.nextRefreshAt > clock() || seen.inFlight !== undefined)) {
+      return outcome('skipped', provider, key, 'not due');
     }
     const block = refreshBlock(before, key);
     const leaseMs = leaseMsFor(block);
