@@ -689,6 +689,18 @@ export class SqlStore implements Store {
     });
   }
 
+  async releaseRefresh(provider: string, key: string, owner: string): Promise<boolean> {
+    const { rowCount } = await this.#driver.transaction((q) =>
+      q.query(
+        `UPDATE {s}refresh_states SET in_flight_owner = NULL, in_flight_started_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+           resource_version = resource_version + 1, updated_at = $1
+         WHERE provider = $2 AND key = $3 AND (in_flight_owner = $4 OR lease_owner = $4)`,
+        [this.#now(), provider, key, owner],
+      ),
+    );
+    return rowCount > 0;
+  }
+
   async listDueRefreshes(now: number = this.#now()): Promise<RefreshState[]> {
     const { rows } = await this.#driver.query(
       `SELECT * FROM {s}refresh_states

@@ -337,7 +337,16 @@ export interface Store {
    * zero failures, clears marker and lease. A changed or deleted config yields `discarded`.
    */
   commitRefresh(provider: string, key: CredentialKey, input: CommitRefreshInput): Promise<CommitRefreshResult>;
-  /** Records a failure (`error` or `reauth_required`) and clears marker and lease. */
+  /**
+   * Steps back after `beginRefresh` without calling the token endpoint (e.g. no longer due): clears
+   * lease and marker only when `owner` holds them; changes nothing else. Returns whether it did.
+   */
+  releaseRefresh(provider: string, key: CredentialKey, owner: string): Promise<boolean>;
+  /**
+   * Records a failure (`error` or `reauth_required`) and clears marker and lease. Applied only when
+   * the in-flight marker belongs to `input.owner` (to record a crashed refresh, pass the marker's
+   * owner from `listStaleRefreshes` / a `stale` begin); otherwise `discarded: lease_lost`.
+   */
   failRefresh(provider: string, key: CredentialKey, input: FailRefreshInput): Promise<FailRefreshResult>;
   /** States due at `now`: scheduled, not `reauth_required`, no in-flight marker, no live lease. */
   listDueRefreshes(now?: number): Promise<RefreshState[]>;
