@@ -461,6 +461,20 @@ describe('forced behaviours of createFakeAnthropic', () => {
   });
 });
 
+describe('createFakeAnthropic record limit', () => {
+  it('keeps only the most recent requests but counts all', async () => {
+    const api = await createFakeAnthropic({ accessTokens: [TOKEN], recordLimit: 2 });
+    try {
+      for (let i = 0; i < 5; i++) await post(api, '/v1/messages', oauthHeaders(), messageBody());
+      expect(api.requestCount).toBe(5);
+      expect(api.requests.map((request) => request.index)).toEqual([3, 4]);
+      await api.waitForRequests(5);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('createFakeAnthropic in apiKey mode', () => {
   let api: FakeAnthropic;
   beforeAll(async () => {

@@ -98,6 +98,8 @@ export interface FakeAnthropicOptions {
   stream?: StreamSettings;
   /** Reject requests without `anthropic-version` like the real API (default true). */
   requireVersion?: boolean;
+  /** Keep only the most recent N recorded requests (default: all); benchmarks set a small N. */
+  recordLimit?: number;
 }
 
 /** Settings that can be changed while the fake runs. */
@@ -118,15 +120,17 @@ export interface ForceOptions {
 export interface FakeAnthropic {
   /** Base URL, e.g. `http://127.0.0.1:41234` (use as the SDK's `baseURL`). */
   readonly url: string;
-  /** Every request received since start or the last reset(), in order. */
+  /** Requests received since start or the last reset(), in order (the last `recordLimit` only). */
   readonly requests: readonly RecordedRequest[];
+  /** Number of requests received since start or the last reset(), recorded or not. */
+  readonly requestCount: number;
   /** The token set bearer tokens are checked against. */
   readonly ledger: AccessTokenLedger;
   /** Forces `behaviour` on the next matching request(s); queued behaviours apply in order. */
   force(behaviour: FakeAnthropicBehaviour, options?: ForceOptions): void;
   /** Changes settings for later requests. */
   configure(settings: FakeAnthropicSettings): void;
-  /** Resolves once at least `count` requests were recorded; rejects after `timeoutMs` (default 5000). */
+  /** Resolves once at least `count` requests arrived; rejects after `timeoutMs` (default 5000). */
   waitForRequests(count: number, timeoutMs?: number): Promise<readonly RecordedRequest[]>;
   /** Clears recorded requests and forced behaviours (tokens and settings stay). */
   reset(): void;
@@ -207,6 +211,8 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     apiKeys: options.apiKeys ?? [],
   };
   let requests: RecordedRequest[] = [];
+  let requestCount = 0;
+  const recordLimit = options.recordLimit ?? Number.POSITIVE_INFINITY;
   let forced: ForcedEntry[] = [];
   let messageCounter = 0;
   const waiters = new Set<() => void>();
@@ -348,7 +354,13 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: inputTokens, output_tokens: 1 },
+          usage: {
+            input_tokens: inputTokens,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+            output_tokens: 1,
+            service_tier: 'standard',
+          },
         },
       });
       push('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
@@ -360,7 +372,12 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       push('message_delta', {
         type: 'message_delta',
         delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { output_tokens: deltas.length },
+        usage: {
+          input_tokens: inputTokens,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+          output_tokens: deltas.length,
+        },
       });
       push('message_stop', { type: 'message_stop' });
       return deliver(
@@ -382,7 +399,13 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
       content: [{ type: 'text', text: reply }],
       stop_reason: 'end_turn',
       stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: estimateTokens(reply) },
+      usage: {
+        input_tokens: inputTokens,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: estimateTokens(reply),
+        service_tier: 'standard',
+      },
     };
     return deliver(
       request,
@@ -517,8 +540,10 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
   };
 
   const server: LoopbackServer = await startLoopbackServer(handle, (partial) => {
-    const recorded: RecordedRequest = { ...partial, index: requests.length };
+    const recorded: RecordedRequest = { ...partial, index: requestCount };
+    requestCount += 1;
     requests.push(recorded);
+    if (requests.length > recordLimit) requests.splice(0, requests.length - recordLimit);
     for (const wake of [...waiters]) wake();
     return recorded;
   });
@@ -527,6 +552,9 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     url: server.url,
     get requests() {
       return requests;
+    },
+    get requestCount() {
+      return requestCount;
     },
     ledger,
     force(behaviour, forceOptions = {}) {
@@ -538,7 +566,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     waitForRequests(count, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          if (requests.length >= count) {
+          if (requestCount >= count) {
             clearTimeout(timer);
             waiters.delete(check);
             resolve(requests);
@@ -546,7 +574,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`fake Anthropic saw ${requests.length} of ${count} expected requests in ${timeoutMs} ms`));
+          reject(new Error(`fake Anthropic saw ${requestCount} of ${count} expected requests in ${timeoutMs} ms`));
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -554,6 +582,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     },
     reset() {
       requests = [];
+      requestCount = 0;
       forced = [];
     },
     close: () => server.close(),

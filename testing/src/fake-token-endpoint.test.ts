@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLAUDE_CODE_CLIENT_ID, CLAUDE_CODE_SCOPES } from './anthropic-contract.js';
 import { createFakeTokenEndpoint, createPkcePair, type FakeTokenEndpoint, pkceChallenge } from './fake-token-endpoint.js';
-import { jsonBody } from './loopback-server.js';
+import { headerValue, jsonBody } from './loopback-server.js';
 
 const SCOPE = 'user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload';
 
@@ -267,6 +267,83 @@ describe('forced token-endpoint failures spend nothing', () => {
     const result = await refreshJson(endpoint, login.refreshToken);
     expect(result.status).toBe(404);
     expect(result.text).toBe('not here');
+  });
+});
+
+describe('createFakeTokenEndpoint hooks', () => {
+  it('runs beforeAnswer after the rotation and before the caller sees the answer', async () => {
+    const order: string[] = [];
+    const endpoint = await createFakeTokenEndpoint({
+      beforeAnswer: ({ status, grantType, issued }) => {
+        order.push(`hook:${status}:${grantType}:${issued === undefined ? 'none' : 'issued'}`);
+      },
+    });
+    try {
+      const login = endpoint.issueLogin();
+      const pending = refreshJson(endpoint, login.refreshToken).then((result) => order.push(`caller:${result.status}`));
+      await endpoint.waitForRotations(1);
+      await pending;
+      expect(order).toEqual(['hook:200:refresh_token:issued', 'caller:200']);
+      expect(endpoint.isRefreshTokenValid(login.refreshToken!)).toBe(false);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('leaves the refresh token spent when the caller vanishes while beforeAnswer holds the answer', async () => {
+    let seen!: () => void;
+    const hookRan = new Promise<void>((resolve) => {
+      seen = resolve;
+    });
+    let releaseHook!: () => void;
+    const endpoint = await createFakeTokenEndpoint({
+      beforeAnswer: () => {
+        seen();
+        return new Promise<void>((resolve) => {
+          releaseHook = resolve;
+        });
+      },
+    });
+    try {
+      const login = endpoint.issueLogin();
+      const controller = new AbortController();
+      const pending = fetch(endpoint.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: login.refreshToken, client_id: CLAUDE_CODE_CLIENT_ID }),
+        signal: controller.signal,
+      });
+      await hookRan;
+      controller.abort();
+      await expect(pending).rejects.toThrow();
+      releaseHook();
+      expect(endpoint.rotations).toBe(1);
+      endpoint.configure({ beforeAnswer: undefined });
+      expect(await refreshJson(endpoint, login.refreshToken)).toMatchObject({ status: 400, json: INVALID_GRANT });
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('applies a WAF rule by User-Agent before any token logic', async () => {
+    const endpoint = await createFakeTokenEndpoint({
+      waf: (call) => ((headerValue(call, 'user-agent') ?? '').startsWith('claude-cli/') ? { kind: 'cloudflare-challenge' } : undefined),
+    });
+    try {
+      const login = endpoint.issueLogin();
+      const blocked = await fetch(endpoint.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'claude-cli/2.1.2 (external, cli)' },
+        body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: login.refreshToken, client_id: CLAUDE_CODE_CLIENT_ID }),
+      });
+      expect(blocked.status).toBe(403);
+      await blocked.text();
+      expect(endpoint.isRefreshTokenValid(login.refreshToken!)).toBe(true);
+      expect((await refreshJson(endpoint, login.refreshToken)).status).toBe(200);
+      await endpoint.waitForCalls(2);
+    } finally {
+      await endpoint.close();
+    }
   });
 });
 

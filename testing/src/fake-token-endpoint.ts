@@ -45,6 +45,15 @@ export type FakeTokenBehaviour =
   /** Any status and raw body. */
   | { kind: 'raw'; status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
+/** What {@link FakeTokenEndpointOptions.beforeAnswer} is told about a token answer about to be sent. */
+export interface TokenAnswerInfo {
+  call: RecordedRequest;
+  status: number;
+  grantType?: string;
+  /** Tokens issued by this answer (the refresh token already rotated, the old access token revoked). */
+  issued?: FakeLogin;
+}
+
 /** Options of {@link createFakeTokenEndpoint}. */
 export interface FakeTokenEndpointOptions {
   /** Token path (default `/v1/oauth/token`). */
@@ -67,13 +76,28 @@ export interface FakeTokenEndpointOptions {
   ledger?: AccessTokenLedger;
   /** Clock for issued expiries (default Date.now). */
   now?: () => number;
+  /** Awaited after the token logic ran and before the answer is written (causal/crash tests). */
+  beforeAnswer?: (info: TokenAnswerInfo) => void | Promise<void>;
+  /** A WAF in front of the endpoint: return a behaviour to apply to this call (e.g. by User-Agent). */
+  waf?: (call: RecordedRequest) => FakeTokenBehaviour | undefined;
 }
 
 /** Settings that can be changed while the fake runs. */
 export type FakeTokenEndpointSettings = Pick<
   FakeTokenEndpointOptions,
   'encodings' | 'expiresIn' | 'omitRefreshToken' | 'rejectScope' | 'requireScope'
->;
+> & {
+  /** Set, or clear with undefined. */
+  beforeAnswer?: FakeTokenEndpointOptions['beforeAnswer'] | undefined;
+  /** Set, or clear with undefined. */
+  waf?: FakeTokenEndpointOptions['waf'] | undefined;
+};
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  grant?: FakeLogin;
+}
 
 /** A recorded authorization (one approved `GET /oauth/authorize`). */
 export interface FakeAuthorization {
@@ -117,6 +141,10 @@ export interface FakeTokenEndpoint {
   /** Forces a behaviour on the next token request(s). */
   force(behaviour: FakeTokenBehaviour, options?: { times?: number }): void;
   configure(settings: FakeTokenEndpointSettings): void;
+  /** Resolves once `count` token-path calls arrived (default timeout 5000 ms). */
+  waitForCalls(count: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once `count` successful rotations happened (default timeout 5000 ms). */
+  waitForRotations(count: number, timeoutMs?: number): Promise<void>;
   /** Clears recorded calls, forced behaviours and the rotation count (tokens stay). */
   reset(): void;
   close(): Promise<void>;
@@ -185,13 +213,33 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
   const clientId = options.clientId ?? CLAUDE_CODE_CLIENT_ID;
   const now = options.now ?? Date.now;
   const ledger = options.ledger ?? createAccessTokenLedger(now);
-  const settings: Required<FakeTokenEndpointSettings> = {
+  const settings: Required<Omit<FakeTokenEndpointSettings, 'beforeAnswer' | 'waf'>> &
+    Pick<FakeTokenEndpointSettings, 'beforeAnswer' | 'waf'> = {
     encodings: options.encodings ?? ['json'],
     expiresIn: options.expiresIn ?? 28_800,
     omitRefreshToken: options.omitRefreshToken ?? false,
     rejectScope: options.rejectScope ?? false,
     requireScope: options.requireScope ?? false,
   };
+  if (options.beforeAnswer) settings.beforeAnswer = options.beforeAnswer;
+  if (options.waf) settings.waf = options.waf;
+  const waiters = new Set<() => void>();
+  const waitFor = (what: string, done: () => boolean, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (done()) {
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`fake token endpoint: ${what} not reached in ${timeoutMs} ms (calls ${calls.length}, rotations ${rotations})`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
   /** Live refresh tokens → their lineage. Spent or revoked tokens are removed. */
   const liveRefreshTokens = new Map<string, Lineage>();
   const authorizations: FakeAuthorization[] = [];
@@ -227,26 +275,26 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
     return body;
   };
 
-  const oauthError = (response: ServerResponse, recorded: RecordedRequest, status: number, error: string, description: string) => {
-    recorded.status = status;
-    sendJson(response, status, { error, error_description: description });
-  };
+  const oauthError = (status: number, error: string, description: string): Answer => ({
+    status,
+    body: { error, error_description: description },
+  });
 
-  const refresh = (response: ServerResponse, recorded: RecordedRequest, fields: Record<string, string>) => {
+  const refresh = (fields: Record<string, string>): Answer => {
     if (fields.refresh_token === undefined || fields.client_id === undefined) {
-      return oauthError(response, recorded, 400, 'invalid_request', 'Invalid request format');
+      return oauthError(400, 'invalid_request', 'Invalid request format');
     }
     if (settings.rejectScope && fields.scope !== undefined) {
-      return oauthError(response, recorded, 400, 'invalid_scope', 'The requested scope is invalid, unknown, or malformed.');
+      return oauthError(400, 'invalid_scope', 'The requested scope is invalid, unknown, or malformed.');
     }
     if (settings.requireScope && fields.scope === undefined) {
-      return oauthError(response, recorded, 400, 'invalid_request', 'Invalid request format');
+      return oauthError(400, 'invalid_request', 'Invalid request format');
     }
     if (fields.client_id !== clientId) {
-      return oauthError(response, recorded, 400, 'invalid_client', 'Client authentication failed');
+      return oauthError(400, 'invalid_client', 'Client authentication failed');
     }
     const lineage = liveRefreshTokens.get(fields.refresh_token);
-    if (!lineage) return oauthError(response, recorded, 400, 'invalid_grant', 'Refresh token not found or invalid');
+    if (!lineage) return oauthError(400, 'invalid_grant', 'Refresh token not found or invalid');
     // The previous access token dies with the rotation (reference §2.3).
     ledger.revoke(lineage.accessToken);
     const scopes = fields.scope !== undefined ? fields.scope.split(' ').filter(Boolean) : lineage.scopes;
@@ -262,39 +310,38 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
       liveRefreshTokens.set(refreshToken, lineage);
     }
     rotations += 1;
-    recorded.status = 200;
     const login: FakeLogin = { accessToken, expiresAt, scopes };
     if (lineage.refreshToken !== undefined) login.refreshToken = lineage.refreshToken;
-    sendJson(response, 200, tokenAnswer(login, settings.expiresIn, !settings.omitRefreshToken));
+    return { status: 200, body: tokenAnswer(login, settings.expiresIn, !settings.omitRefreshToken), grant: login };
   };
 
-  const exchange = (response: ServerResponse, recorded: RecordedRequest, fields: Record<string, string>) => {
+  const exchange = (fields: Record<string, string>): Answer => {
     const { code, redirect_uri: redirectUri, client_id: requestClientId, code_verifier: verifier, state } = fields;
     if (!code || !redirectUri || !requestClientId || !verifier || !state) {
-      return oauthError(response, recorded, 400, 'invalid_request', 'Invalid request format');
+      return oauthError(400, 'invalid_request', 'Invalid request format');
     }
     if (requestClientId !== clientId) {
-      return oauthError(response, recorded, 400, 'invalid_client', 'Client authentication failed');
+      return oauthError(400, 'invalid_client', 'Client authentication failed');
     }
     const authorization = authorizations.find((candidate) => candidate.code === code);
     if (!authorization || authorization.used) {
-      return oauthError(response, recorded, 400, 'invalid_grant', 'Invalid authorization code');
+      return oauthError(400, 'invalid_grant', 'Invalid authorization code');
     }
     if (authorization.redirectUri !== redirectUri) {
-      return oauthError(response, recorded, 400, 'invalid_grant', "Invalid 'redirect_uri' in request");
+      return oauthError(400, 'invalid_grant', "Invalid 'redirect_uri' in request");
     }
-    if (authorization.state !== state) return oauthError(response, recorded, 400, 'invalid_grant', 'Invalid state');
+    if (authorization.state !== state) return oauthError(400, 'invalid_grant', 'Invalid state');
     if (pkceChallenge(verifier) !== authorization.codeChallenge) {
-      return oauthError(response, recorded, 400, 'invalid_grant', 'Invalid code verifier');
+      return oauthError(400, 'invalid_grant', 'Invalid code verifier');
     }
     authorization.used = true;
     const scopes = authorization.scope.split(' ').filter(Boolean);
     // An inference-only login (setup-token style) gets no refresh token; `expires_in` may ask for a long life.
     const inferenceOnly = scopes.length > 0 && scopes.every((scope) => scope.endsWith('inference') || scope === 'user:file_upload');
     const expiresIn = fields.expires_in !== undefined ? Number(fields.expires_in) : settings.expiresIn;
-    const login = issue(scopes, Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : settings.expiresIn, !inferenceOnly);
-    recorded.status = 200;
-    sendJson(response, 200, tokenAnswer(login, Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : settings.expiresIn, true));
+    const lifetime = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : settings.expiresIn;
+    const login = issue(scopes, lifetime, !inferenceOnly);
+    return { status: 200, body: tokenAnswer(login, lifetime, true), grant: login };
   };
 
   const authorize = (params: URLSearchParams): FakeAuthorization | string => {
@@ -359,13 +406,14 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
       return sendJson(response, 404, { error: 'not_found', error_description: `Not found: ${recorded.path}` });
     }
     calls.push(recorded);
+    for (const wake of [...waiters]) wake();
     if (recorded.method !== 'POST') {
       recorded.status = 405;
       return sendJson(response, 405, { error: 'invalid_request', error_description: 'Method not allowed' });
     }
     const entry = forced[0];
-    let behaviour: FakeTokenBehaviour | undefined;
-    if (entry) {
+    let behaviour: FakeTokenBehaviour | undefined = settings.waf?.(recorded);
+    if (behaviour === undefined && entry) {
       behaviour = entry.behaviour;
       entry.remaining -= 1;
       if (entry.remaining <= 0) forced = forced.slice(1);
@@ -394,7 +442,8 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
         response.end(CLOUDFLARE_CHALLENGE_HTML);
         return;
       case 'invalid-request-format':
-        return oauthError(response, recorded, 400, 'invalid_request', 'Invalid request format');
+        recorded.status = 400;
+        return sendJson(response, 400, oauthError(400, 'invalid_request', 'Invalid request format').body);
       case 'raw':
         recorded.status = behaviour.status;
         response.writeHead(behaviour.status, {
@@ -418,12 +467,24 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
         break;
     }
     const { encoding, fields } = parseBody(recorded);
-    if (encoding === undefined || !settings.encodings.includes(encoding)) {
-      return oauthError(response, recorded, 400, 'invalid_request', 'Invalid request format');
-    }
-    if (fields.grant_type === 'refresh_token') return refresh(response, recorded, fields);
-    if (fields.grant_type === 'authorization_code') return exchange(response, recorded, fields);
-    return oauthError(response, recorded, 400, 'unsupported_grant_type', 'Invalid request format');
+    const answer: Answer =
+      encoding === undefined || !settings.encodings.includes(encoding)
+        ? oauthError(400, 'invalid_request', 'Invalid request format')
+        : fields.grant_type === 'refresh_token'
+          ? refresh(fields)
+          : fields.grant_type === 'authorization_code'
+            ? exchange(fields)
+            : oauthError(400, 'unsupported_grant_type', 'Invalid request format');
+    // The token logic has run (a refresh token may be spent): a test may now act before the caller
+    // sees the answer, e.g. SIGKILL the caller to open the "answered but not committed" window.
+    const info: TokenAnswerInfo = { call: recorded, status: answer.status };
+    if (fields.grant_type !== undefined) info.grantType = fields.grant_type;
+    if (answer.grant !== undefined) info.issued = answer.grant;
+    for (const wake of [...waiters]) wake();
+    await settings.beforeAnswer?.(info);
+    recorded.status = answer.status;
+    sendJson(response, answer.status, answer.body);
+    for (const wake of [...waiters]) wake();
   };
 
   const server: LoopbackServer = await startLoopbackServer(handle, (partial) => {
@@ -471,8 +532,14 @@ export async function createFakeTokenEndpoint(options: FakeTokenEndpointOptions 
     },
     configure(next) {
       for (const [key, value] of Object.entries(next)) {
-        if (value !== undefined) (settings as Record<string, unknown>)[key] = value;
+        if (value !== undefined || key === 'beforeAnswer' || key === 'waf') (settings as Record<string, unknown>)[key] = value;
       }
+    },
+    waitForCalls(count, timeoutMs = 5000) {
+      return waitFor(`${count} calls`, () => calls.length >= count, timeoutMs);
+    },
+    waitForRotations(count, timeoutMs = 5000) {
+      return waitFor(`${count} rotations`, () => rotations >= count, timeoutMs);
     },
     reset() {
       requests = [];
