@@ -178,8 +178,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
 
   /** Steps back from an acquired lease without touching anything else. */
   async function release(provider: string, key: string): Promise<void> {
-    const releasable = store as Store & { releaseRefresh?: (p: string, k: string, owner: string) => Promise<void> };
-    if (typeof releasable.releaseRefresh === 'function') await releasable.releaseRefresh(provider, key, ownerId);
+    await store.releaseRefresh(provider, key, ownerId);
   }
 
   /** A refresh that was cut off after it may have spent the refresh token: terminal, with the fix. */
