@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { describeStoreContract } from '../testing-fixtures/store-contract.js';
 import { StoreError } from './errors.js';
 import { openStore } from './open-store.js';
-import { openPostgresStore, parseNotification } from './postgres-store.js';
+import { changeChannel, openPostgresStore, parseNotification, WILDCARD_CHANGE } from './postgres-store.js';
+import type { StoreChange } from './types.js';
 
 const url = process.env.OPENSHELL_TEST_DATABASE_URL;
 const TABLES = ['meta', 'providers', 'inference_routes', 'sandboxes', 'sandbox_providers', 'sandbox_tokens', 'refresh_states', 'schema_migrations'];
@@ -16,6 +17,14 @@ async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> 
     return await fn(client);
   } finally {
     await client.end();
+  }
+}
+
+async function eventually(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -74,6 +83,32 @@ if (url === undefined || url === '') {
         expect(versions.rows).toEqual([{ version: 1 }]);
         await Promise.all([a.close(), b.close()]);
       } finally {
+        await withClient((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      }
+    });
+
+    it('re-listens after its LISTEN connection is killed, announces a wildcard change, and keeps delivering', async () => {
+      const schema = schemaName();
+      const kek = randomBytes(32);
+      const a = await openPostgresStore({ url: databaseUrl, schema, kek, poolSize: 2 });
+      const b = await openPostgresStore({ url: databaseUrl, schema, kek, poolSize: 2 });
+      try {
+        const seen: StoreChange[] = [];
+        b.watchChanges((c) => seen.push(c));
+        const killed = await withClient((c) =>
+          c.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'openshell-gateway-listen' AND query = $1`,
+            [`LISTEN "${changeChannel(schema)}"`],
+          ),
+        );
+        expect(killed.rowCount).toBe(2); // both replicas' listeners
+        await eventually(() => seen.some((c) => c.name === '*'));
+        expect(seen).toContainEqual(WILDCARD_CHANGE);
+        await a.createProvider({ name: 'after-reconnect', type: 'openai', credentials: {} });
+        await eventually(() => seen.some((c) => c.name === 'after-reconnect'));
+      } finally {
+        await Promise.all([a.close(), b.close()]);
         await withClient((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
       }
     });

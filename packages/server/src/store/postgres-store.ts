@@ -94,16 +94,17 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
     if (closed) return;
     const client = new pg.Client({ connectionString: url, application_name: 'openshell-gateway-listen' });
     let lost = false;
+    let failures = attempt; // reset once connected, so each outage starts with a short delay
     const onLost = () => {
       if (lost || closed) return;
       lost = true;
       client.removeAllListeners('notification');
       client.end().catch(() => undefined);
       if (listener === client) listener = undefined;
-      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(attempt, 6));
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(failures, 6));
       reconnectTimer = setTimeout(() => {
         reconnectTimer = undefined;
-        startListening(deliver, attempt + 1).then(
+        startListening(deliver, failures + 1).then(
           () => deliver([WILDCARD_CHANGE]), // notifications may have been missed meanwhile
           () => undefined,
         );
@@ -129,6 +130,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
       return;
     }
     listener = client;
+    failures = 0;
   }
 
   return {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { canaryScan } from '@openshell/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../store/errors.js';
 import type { Store, StoreChange } from '../store/types.js';
@@ -553,6 +554,8 @@ export function describeStoreContract(name: string, harness: ContractHarness): v
           expect(raw.includes(Buffer.from(secret).toString('base64')), 'secret found as base64 in the database').toBe(false);
         }
         expect(raw).not.toContain('CANARY-');
+        // Also no base64/base64url/hex/url-encoded form of any secret.
+        expect(await canaryScan([{ label: 'database', content: raw }], Object.values(secrets))).toEqual([]);
         // …and the store still reads them back.
         expect((await store.getProvider('canary-provider'))?.credentials.ANTHROPIC_OAUTH_TOKEN).toBe(secrets.minted);
       });
