@@ -1,1 +1,13 @@
-export {};
+export * from './errors.js';
+export * from './logger.js';
+export * from './sandbox-ca.js';
+export * from './proxy-auth.js';
+export * from './egress-policy.js';
+export * from './proxy-server.js';
+export * from './bundle-sync.js';
+export * from './inference-handler.js';
+export * from './child-env.js';
+export * from './workspace.js';
+export * from './isolation.js';
+export * from './sandbox-token.js';
+export * from './supervisor.js';

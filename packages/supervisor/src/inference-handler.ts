@@ -1,0 +1,85 @@
+import { detectProtocol } from '@openshell/core';
+import { createForwarder, errorShapeFor, type Forwarder, type ForwarderSettings } from '@openshell/router';
+import type { ServerResponse } from 'node:http';
+import type { BundleSync } from './bundle-sync.js';
+import { INFERENCE_HOST } from './egress-policy.js';
+import type { Logger } from './logger.js';
+import type { InferenceRequestHandler } from './proxy-server.js';
+
+/** The inference side of the proxy: the router's forwarder fed with the current route snapshot. */
+export interface InferenceService {
+  readonly handle: InferenceRequestHandler;
+  close(): Promise<void>;
+}
+
+/** Options of {@link createInferenceService}. */
+export interface InferenceServiceOptions {
+  readonly sync: BundleSync;
+  readonly log: Logger;
+  /** Route the sandbox's `inference.local` requests use (default `inference.local`). */
+  readonly routeName?: string;
+  /** Extra forwarder settings (upstream TLS CA for tests, pool sizes). */
+  readonly forwarder?: Omit<ForwarderSettings, 'onCredentialRejected' | 'onCredentialExpired'>;
+}
+
+function sendShaped(res: ServerResponse, shape: 'anthropic' | 'openai' | 'plain', status: number, code: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const anthropicType = status === 404 ? 'not_found_error' : 'api_error';
+  const body =
+    shape === 'anthropic'
+      ? JSON.stringify({ type: 'error', error: { type: anthropicType, message } })
+      : shape === 'openai'
+        ? JSON.stringify({ error: { message, type: 'server_error', param: null, code } })
+        : JSON.stringify({ message, code });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-openshell-error': code });
+  res.end(body);
+}
+
+/**
+ * Creates the handler for requests to `inference.local`: takes a snapshot of the route (refetching
+ * first when its credential has expired), forwards with the router, and on an upstream 401 reports
+ * the credential to the gateway and lets the router retry once with the rotated one.
+ */
+export function createInferenceService(options: InferenceServiceOptions): InferenceService {
+  const { sync, log } = options;
+  const routeName = options.routeName ?? INFERENCE_HOST;
+  const forwarder: Forwarder = createForwarder({
+    ...options.forwarder,
+    onCredentialRejected: (route) => sync.credentialRejected(route.name, route.credential.fingerprint),
+    onCredentialExpired: async (route) => {
+      const fresh = await sync.usableRoute(route.name);
+      return 'unavailable' in fresh ? undefined : fresh;
+    },
+  });
+
+  const handle: InferenceRequestHandler = async (req, res, ctx) => {
+    const started = Date.now();
+    const method = req.method ?? 'GET';
+    const pathOnly = ctx.path.split('?')[0] ?? ctx.path;
+    const route = await sync.usableRoute(routeName);
+    if ('unavailable' in route) {
+      const shape = errorShapeFor(detectProtocol(method, pathOnly), undefined);
+      log.warn('inference request refused', { method, path: pathOnly, reason: route.unavailable });
+      sendShaped(res, shape, 503, route.unavailable, route.message);
+      return;
+    }
+    const result = await forwarder.forward(req, res, route, { target: ctx.path });
+    const fields = {
+      method,
+      path: pathOnly,
+      scheme: ctx.scheme,
+      status: result.status,
+      attempts: result.attempts,
+      provider: result.route.providerName,
+      ms: Date.now() - started,
+      error: result.error?.code,
+    };
+    if (result.error !== undefined && result.error.code !== 'client_disconnected') log.warn('inference request failed', fields);
+    else log.info('inference request', fields);
+  };
+
+  return { handle, close: () => forwarder.close() };
+}
