@@ -1,31 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUILTIN_INFERENCE_PROFILES, invalidProfileError, type ProfileProblem, type ProviderProfile } from '@openshell/core';
+import { BUILTIN_PROVIDER_PROFILES, invalidProfileError, type ProfileProblem, type ProviderProfile } from '@openshell/core';
 import { validateProviderProfileYamlFiles, type YamlProfileFile } from '@openshell/core/yaml';
 import { type Catalogue, makeCatalogue } from './catalogue.js';
 
-/**
- * Built-in provider profiles. Interim: derived from core's inference profiles until core exports
- * its YAML-built `builtinCatalogue()`; switch to that when it lands.
- */
-export function builtinProfiles(): ProviderProfile[] {
-  return BUILTIN_INFERENCE_PROFILES.map((p) => ({
-    id: p.providerType,
-    display_name: p.providerType,
-    description: `${p.providerType} inference provider`,
-    category: 'inference' as const,
-    inference_capable: true,
-    experimental: p.providerType === 'anthropic-oauth',
-    credentials: p.credentialKeyNames.map((key, i) => ({
-      name: key.toLowerCase(),
-      env_vars: [key],
-      required: i === 0,
-      injectable: false,
-    })),
-    discovery: { credentials: p.credentialKeyNames.map((k) => k.toLowerCase()) },
-    endpoints: p.defaultBaseUrl === '' ? [] : [{ host: new URL(p.defaultBaseUrl).hostname, port: 443 }],
-    binaries: [],
-  }));
+/** Built-in provider profiles: core's catalogue, compiled from `providers/*.yaml`. */
+export function builtinProfiles(): readonly ProviderProfile[] {
+  return BUILTIN_PROVIDER_PROFILES;
 }
 
 /**

@@ -164,6 +164,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
 
+  // JSON only: a text/plain body is refused with 415 instead of reaching the handlers as a string.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
     const requirement = requirementForPath(request.url);

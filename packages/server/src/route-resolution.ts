@@ -142,7 +142,12 @@ export function resolveBundleRoute(
           ? { style: 'header', headerName: profile.auth.header.toLowerCase(), value: authValue }
           : { style: 'none', value: '' },
     headerPolicy: {
-      required: profile.requiredHeaders.map((h) => ({ name: h.name.toLowerCase(), value: h.value, merge: h.merge })),
+      // The provider profile (YAML, possibly an admin's) is the value of record for required headers.
+      required: (providerProfile?.inference?.required_headers ?? profile.requiredHeaders).map((h) => ({
+        name: h.name.toLowerCase(),
+        value: h.value,
+        merge: h.merge,
+      })),
       defaults: Object.fromEntries(Object.entries(profile.defaultHeaders).map(([k, v]) => [k.toLowerCase(), v])),
       passthrough: [...profile.passthroughHeaders],
     },
