@@ -144,7 +144,7 @@ export function toRouterError(err: unknown, route: Pick<BundleRoute, 'name' | 't
 
 function isEventStream(contentType: string | string[] | undefined): boolean {
   const v = Array.isArray(contentType) ? contentType[0] : contentType;
-  return v !== undefined && v.toLowerCase().startsWith('text/event-stream');
+  return v?.toLowerCase().startsWith('text/event-stream') === true;
 }
 
 /** Writes a router error to a response that has not started yet. */
