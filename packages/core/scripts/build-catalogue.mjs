@@ -40,8 +40,10 @@ function listSources(dir, base = dir) {
 
 async function loadYamlModule() {
   const srcDir = join(coreDir, 'src');
-  const cacheDir = join(coreDir, 'node_modules', '.cache', 'build-catalogue');
+  // One directory per process: builds and tests may run this script concurrently.
+  const cacheDir = join(coreDir, 'node_modules', '.cache', `build-catalogue-${process.pid}`);
   rmSync(cacheDir, { recursive: true, force: true });
+  process.on('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
   for (const rel of listSources(srcDir)) {
     const { outputText } = ts.transpileModule(readFileSync(join(srcDir, rel), 'utf8'), {
       fileName: rel,
