@@ -179,6 +179,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
   /** Steps back from an acquired lease without touching anything else. */
   async function release(provider: string, key: string): Promise<void> {
     await store.releaseRefresh(provider, key, ownerId);
+    logger.debug({ provider, key, event: 'refresh_released' }, 'refresh no longer needed under the lease; released it');
   }
 
   /** A refresh that was cut off after it may have spent the refresh token: terminal, with the fix. */
@@ -204,6 +205,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
 
   /** Waits (bounded) for another replica's refresh to finish, then reports its result. */
   async function waitForOther(provider: string, key: string, leaseMs: number): Promise<RefreshOutcome> {
+    logger.debug({ provider, key, event: 'refresh_wait' }, 'another replica holds the refresh lease; waiting for its result');
     const rounds = Math.ceil((leaseMs + 5_000) / POLL_INTERVAL_MS);
     for (let i = 0; i < rounds; i++) {
       await sleep(POLL_INTERVAL_MS);
