@@ -5,8 +5,7 @@ import { type CompiledRoute, compileRoute } from './compiled-route.js';
 import { type ErrorShape, errorBody, errorShapeFor, sseErrorFrame } from './error-response.js';
 import { RouterError } from './errors.js';
 import { filterResponseHeaders } from './header-policy.js';
-import { type ClientRequest, type UpstreamRequest, prepareUpstreamRequest, resolveProtocol } from './upstream-request.js';
-import { splitTarget, validateTarget } from './upstream-url.js';
+import { type ClientRequest, type UpstreamRequest, checkTarget, prepareChecked, prepareUpstreamRequest } from './upstream-request.js';
 
 /** Default bound on a client request body (Anthropic's own Messages limit is 32 MB). */
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
@@ -422,9 +421,8 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
       const compiled = compileRoute(route);
       const method = req.method ?? 'GET';
       const target = options.target ?? req.url ?? '/';
-      const { path, query } = splitTarget(target);
-      validateTarget(path, query);
-      const protocol = resolveProtocol(compiled, method, path, options.protocol);
+      const checked = checkTarget(compiled, method, target, options.protocol);
+      const protocol = checked.protocol;
       shape = errorShapeFor(protocol, route);
 
       // Body: bounded, held whole (model pinning and a possible retry need it).
@@ -444,7 +442,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
 
       current = await freshRoute(route);
       let currentCompiled = current === route ? compiled : compileRoute(current);
-      let upstream = prepareUpstreamRequest(currentCompiled, input);
+      let upstream = current === route ? prepareChecked(currentCompiled, input, checked) : prepareUpstreamRequest(currentCompiled, input);
       const canRetry = current.credential.refreshable && settings.onCredentialRejected !== undefined;
       attempts = 1;
       let outcome = await dispatch(currentCompiled, upstream, client, shape, canRetry);
@@ -465,6 +463,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
         }
         current = await freshRoute(fresh);
         currentCompiled = compileRoute(current);
+        // A fresh route may serve other protocols or another base URL: check it again.
         upstream = prepareUpstreamRequest(currentCompiled, input);
         attempts = 2;
         outcome = await dispatch(currentCompiled, upstream, client, shape, false);

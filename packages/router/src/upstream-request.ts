@@ -52,10 +52,29 @@ export function resolveProtocol(compiled: CompiledRoute, method: string, path: s
  * RouterError (4xx for client faults, `invalid_route` for route faults) before anything is sent.
  */
 export function prepareUpstreamRequest(compiled: CompiledRoute, input: ClientRequest): UpstreamRequest {
+  const { path, query } = splitTarget(input.target);
+  validateTarget(path, query);
+  return prepareChecked(compiled, input, { path, query, protocol: resolveProtocol(compiled, input.method, path, input.protocol) });
+}
+
+/** A request target already split, validated and matched to a protocol the route serves. */
+export interface CheckedTarget {
+  readonly path: string;
+  readonly query: string;
+  readonly protocol: Protocol;
+}
+
+/** Splits and validates a target and resolves its protocol (the checks of {@link prepareUpstreamRequest}). */
+export function checkTarget(compiled: CompiledRoute, method: string, target: string, protocol?: Protocol): CheckedTarget {
+  const { path, query } = splitTarget(target);
+  validateTarget(path, query);
+  return { path, query, protocol: resolveProtocol(compiled, method, path, protocol) };
+}
+
+/** {@link prepareUpstreamRequest} for a target already checked with {@link checkTarget} (no repeated work). */
+export function prepareChecked(compiled: CompiledRoute, input: ClientRequest, checked: CheckedTarget): UpstreamRequest {
   const { route } = compiled;
-  const { path: clientPath, query } = splitTarget(input.target);
-  validateTarget(clientPath, query);
-  const protocol = resolveProtocol(compiled, input.method, clientPath, input.protocol);
+  const { path: clientPath, query, protocol } = checked;
   const headers = buildUpstreamHeaders(input.rawHeaders, compiled.headers);
 
   let body = input.body;
