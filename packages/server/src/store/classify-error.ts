@@ -37,7 +37,7 @@ export function classifyDriverError(error: unknown): DriverErrorReason | undefin
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') {
     const message = error instanceof Error ? error.message : '';
-    if (/Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(message)) return 'unavailable';
+    if (/Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end|timeout exceeded when trying to connect/i.test(message)) return 'unavailable';
     return undefined;
   }
   if (NETWORK_CODES.has(code)) return 'unavailable';

@@ -13,6 +13,9 @@ const MAX_NOTIFY_BYTES = 7000; // Postgres caps a NOTIFY payload at 8000 bytes
 const TX_ATTEMPTS = 3; // deadlock / serialization failures are retried this many times in all
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
+const CONNECT_TIMEOUT_MS = 10_000; // an unreachable server or an exhausted pool fails instead of hanging
+const HEARTBEAT_MS = 15_000; // a silently dead LISTEN connection (half-open TCP) is noticed this fast
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /** The change that means "anything may have changed: re-read" (after a lost LISTEN connection). */
 export const WILDCARD_CHANGE: StoreChange = { kind: 'provider', name: '*', op: 'update' };
@@ -33,7 +36,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw new StoreError('unavailable', `invalid Postgres schema name "${schema}": use letters, digits and underscores`);
   }
   const sealer = createSealer(options.kek);
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, application_name: 'openshell-gateway' });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    application_name: 'openshell-gateway',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+  });
   // An idle client's error (server restart) must not crash the gateway; the next query reports it.
   pool.on('error', () => undefined);
   const driver = createPostgresDriver(pool, options.url, schema);
@@ -68,6 +77,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
   let closed = false;
   let listener: pg.Client | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   async function once<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await pool.connect();
@@ -92,11 +102,18 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
 
   async function startListening(deliver: (changes: readonly StoreChange[]) => void, attempt: number): Promise<void> {
     if (closed) return;
-    const client = new pg.Client({ connectionString: url, application_name: 'openshell-gateway-listen' });
+    const client = new pg.Client({
+      connectionString: url,
+      application_name: 'openshell-gateway-listen',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     let lost = false;
     let failures = attempt; // reset once connected, so each outage starts with a short delay
     const onLost = () => {
       if (lost || closed) return;
+      if (heartbeat !== undefined) clearInterval(heartbeat);
+      heartbeat = undefined;
       lost = true;
       client.removeAllListeners('notification');
       client.end().catch(() => undefined);
@@ -131,6 +148,21 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
     }
     listener = client;
     failures = 0;
+    heartbeat = setInterval(() => {
+      if (closed || lost) return;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('LISTEN heartbeat timed out')), HEARTBEAT_TIMEOUT_MS);
+      });
+      Promise.race([client.query('SELECT 1'), timeout]).then(
+        () => clearTimeout(timer),
+        () => {
+          clearTimeout(timer);
+          onLost();
+        },
+      );
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
   }
 
   return {
@@ -167,6 +199,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
       if (closed) return;
       closed = true;
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
+      if (heartbeat !== undefined) clearInterval(heartbeat);
       const client = listener;
       listener = undefined;
       if (client !== undefined) {
