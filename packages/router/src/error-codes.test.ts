@@ -19,6 +19,13 @@ describe('error codes', () => {
     for (const code of raised) expect(Object.keys(ROUTER_ERROR_CODES), code).toContain(code);
   });
 
+  it('architecture/router.md lists every code with its status', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../architecture/router.md', import.meta.url)), 'utf8');
+    for (const [code, entry] of Object.entries(ROUTER_ERROR_CODES)) {
+      expect(doc, code).toContain(`| \`${code}\` | ${entry.status} |`);
+    }
+  });
+
   it('every entry has a status, a description and a fix', () => {
     for (const [code, entry] of Object.entries(ROUTER_ERROR_CODES)) {
       expect(entry.status, code).toBeGreaterThanOrEqual(400);
