@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_INFERENCE_PROFILES, inferenceProfileFor, type InferenceProfile } from './index.js';
+import { BUILTIN_INFERENCE_PROFILES, type InferenceProfile, inferenceProfileFor } from './index.js';
 
 const OPENAI = ['openai_chat_completions', 'openai_completions', 'openai_responses', 'openai_embeddings', 'model_discovery'];
 const ANTHROPIC = ['anthropic_messages', 'anthropic_count_tokens', 'model_discovery'];
