@@ -31,8 +31,9 @@ async function main(argv: string[]): Promise<number> {
       return 2; // commander already printed the usage error
     }
     const { formatError } = await import('./context.js');
-    const noColor = args.includes('--no-color') || (process.env.NO_COLOR ?? '') !== '' || process.stderr.isTTY !== true;
-    const { text, exitCode } = formatError(err, !noColor);
+    const { colorEnabled } = await import('./output.js');
+    const color = colorEnabled(!args.includes('--no-color'), process.env, process.stderr);
+    const { text, exitCode } = formatError(err, color);
     process.stderr.write(text);
     return exitCode;
   }

@@ -47,16 +47,6 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-/** What the CLI uses of @openshell/server (loaded only by `gateway start`). */
-interface ServerModule {
-  createGateway(options: Record<string, unknown>): Promise<RunningGateway> | RunningGateway;
-}
-interface RunningGateway {
-  start(): Promise<unknown>;
-  close(): Promise<unknown>;
-  readonly url?: string;
-}
-
 function dataDirOf(ctx: RunContext, o: { dataDir?: string }): string {
   return resolve(o.dataDir ?? defaultGatewayDataDir(ctx.env));
 }
@@ -100,8 +90,9 @@ export async function gatewayStart(ctx: RunContext, opts: Record<string, unknown
     await startDetached(ctx, o, dataDir, databaseUrl);
     return;
   }
-  const server = (await import('@openshell/server')) as unknown as ServerModule;
-  const options: Record<string, unknown> = {
+  const { createGateway } = await import('@openshell/server');
+  type Options = Parameters<typeof createGateway>[0];
+  const options: Options = {
     name: o.name,
     dataDir,
     listen,
@@ -112,11 +103,10 @@ export async function gatewayStart(ctx: RunContext, opts: Record<string, unknown
     ...(o.tlsCert && o.tlsKey ? { tls: { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } } : {}),
     ...(o.kekFile ? { kekFile: resolve(o.kekFile) } : {}),
     ...(o.insecure ? { insecure: true } : {}),
-    ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+    ...(o.logLevel ? { logLevel: o.logLevel as NonNullable<NonNullable<Options>['logLevel']> } : {}),
   };
-  const gateway = await server.createGateway(options);
-  const started = await gateway.start();
-  const url = typeof started === 'string' ? started : (gateway.url ?? `http://${o.listen}`);
+  const gateway = await createGateway(options);
+  const url = await gateway.start();
   await writeActiveGateway(ctx.env, o.name);
   if (ctx.out.format === 'json') ctx.out.json({ name: o.name, url, dataDir, detached: false });
   else {
