@@ -583,7 +583,10 @@ export class SqlStore implements Store {
       });
     } catch (error) {
       if (StoreError.is(error, 'already_exists')) {
-        throw conflictError('refresh configuration', `${input.provider}/${input.key}`, input.expectedConfigVersion ?? 0);
+        const name = `${input.provider}/${input.key}`;
+        throw new StoreError('conflict', `refresh configuration "${name}" was created concurrently: re-read it and retry with its current configVersion`, {
+          details: { kind: 'refresh configuration', name },
+        });
       }
       throw error;
     }

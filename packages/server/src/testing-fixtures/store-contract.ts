@@ -398,6 +398,21 @@ export function describeStoreContract(name: string, harness: ContractHarness): v
         });
       });
 
+      it('keeps configVersion consistent when replicas configure the same credential concurrently', async () => {
+        const a = await open();
+        const b = await open();
+        await a.createProvider({ name: 'claude', type: 'anthropic-oauth', credentials: {} });
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 === 0 ? a : b).putRefreshConfig({ provider: 'claude', key: KEY, strategy: 'oauth2_refresh_token', material: { refresh_token: `r${i}` } }),
+          ),
+        );
+        const ok = results.filter((r) => r.status === 'fulfilled');
+        for (const r of results) if (r.status === 'rejected') expect(StoreError.is(r.reason, 'conflict'), String(r.reason)).toBe(true);
+        expect(ok.length).toBeGreaterThanOrEqual(1);
+        expect((await a.getRefreshState('claude', KEY))?.configVersion).toBe(ok.length);
+      });
+
       it('releases a lease and marker only for their owner, changing nothing else', async () => {
         const store = await open();
         await configured(store, clock.now());
