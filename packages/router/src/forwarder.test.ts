@@ -125,6 +125,23 @@ describe('forward: header rules on the wire', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it('a request smuggled inside a body stays body bytes: the upstream sees exactly one request', async () => {
+    const smuggled = 'GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nAuthorization: Bearer stolen\r\n\r\n';
+    const res = await rawRequest(router.port, rawPost('/v1/messages', ['Content-Type: text/plain'], smuggled));
+    expect(res.status).toBe(200);
+    expect(upstream.requests).toHaveLength(1);
+    expect(upstream.requests[0]!.body.toString()).toBe(smuggled);
+  });
+
+  it('conflicting framing (Content-Length with Transfer-Encoding) never reaches the upstream', async () => {
+    const res = await rawRequest(
+      router.port,
+      'POST /v1/messages HTTP/1.1\r\nHost: inference.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    expect(res.status).toBe(400);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('passes the OpenAI organization header and x-stainless-* on an openai route, strips the rest', async () => {
     const r = openaiRoute(`${upstream.url}/v1`);
     const res = await forwardOnce(r, {

@@ -431,7 +431,10 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
       if (framing.length !== undefined && framing.length > maxBody) {
         return fail(new RouterError('request_body_too_large', `the request body (${framing.length} bytes) exceeds ${maxBody} bytes, the router's bound`), true);
       }
-      if (framing.chunked || (framing.length !== undefined && framing.length > 0)) {
+      if (framing.chunked || (framing.length !== undefined && framing.length !== 0)) {
+        if (req.readableEnded || req.destroyed) {
+          return fail(new RouterError('request_body_incomplete', 'the request body was already consumed or the request destroyed before forwarding'), true);
+        }
         try {
           body = await readBody(req, maxBody);
         } catch (err) {

@@ -20,23 +20,27 @@ export function claudeCodeBody(clientModel: string, targetBytes = 200 * 1024): C
   ];
   const messages: unknown[] = [];
   let i = 0;
-  const turnsText = () => JSON.stringify(messages);
-  while (turnsText().length < targetBytes) {
-    messages.push({ role: 'user', content: [{ type: 'text', text: `Turn ${i}: please read src/file-${i}.ts and fix the "bug" → ${'lorem ipsum '.repeat(40)}` }] });
-    messages.push({
+  let size = 0;
+  const push = (m: unknown) => {
+    messages.push(m);
+    size += JSON.stringify(m).length + 1;
+  };
+  while (size < targetBytes) {
+    push({ role: 'user', content: [{ type: 'text', text: `Turn ${i}: please read src/file-${i}.ts and fix the "bug" → ${'lorem ipsum '.repeat(40)}` }] });
+    push({
       role: 'assistant',
       content: [
         { type: 'thinking', thinking: `Thinking about turn ${i}…`, signature: `EqQBCkYIBRgCKkB${i}sig==` },
         { type: 'tool_use', id: `toolu_${i}`, name: 'Task', input: { model: 'haiku', description: `sub-task ${i}`, prompt: 'x'.repeat(200) } },
       ],
     });
-    messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${i}`, content: `{"model":"inner-${i}","ok":true}` }] });
+    push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${i}`, content: `{"model":"inner-${i}","ok":true}` }] });
     i++;
   }
   const tools = [{ name: 'Task', description: 'Launch a sub-agent', input_schema: { type: 'object', properties: { model: { type: 'string' } } } }];
   // Escapes JSON.stringify would never produce: a re-serializer would rewrite them.
   const oddMember = '"x_note" :  "caf\\u00e9 \\/ path"';
-  const before = `{"system":${JSON.stringify(system)},"messages":${turnsText()},${oddMember},"model":`;
+  const before = `{"system":${JSON.stringify(system)},"messages":${JSON.stringify(messages)},${oddMember},"model":`;
   const after = `,"tools":${JSON.stringify(tools)},"metadata":{"user_id":"user_0123_account_4567_session_89ab"},"max_tokens":32000,"thinking":{"type":"enabled","budget_tokens":31999},"stream":true}`;
   return {
     text: `${before}${JSON.stringify(clientModel)}${after}`,
