@@ -1,6 +1,8 @@
 import { canaryScan, jsonBody } from '@openshell/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fingerprintSecret } from '../crypto/fingerprint.js';
+import { StoreError } from '../store/errors.js';
+import type { Store } from '../store/types.js';
 import { createRefreshHarness, KEY, PROVIDER, type RefreshHarness, T0 } from '../testing-fixtures/refresh/refresh-harness.js';
 
 let h: RefreshHarness;
@@ -296,6 +298,60 @@ describe('crash window', () => {
     expect((await state()).status).toBe('reauth_required');
     expect(h.fake.calls).toHaveLength(0);
   });
+});
+
+describe('races and store failures', () => {
+  it('a replica that wins the lease after another one committed steps back without a request', async () => {
+    h = await createRefreshHarness();
+    await h.seed();
+    h.clock.set((await state()).nextRefreshAt!);
+    // Replica B read the state (due) before replica A refreshed and committed.
+    const snapshot = await state();
+    const replicaB = h.makeEngine({
+      ownerId: 'replica-b',
+      store: new Proxy(h.store, {
+        get(target, prop, receiver) {
+          if (prop === 'listDueRefreshes') return async () => [snapshot];
+          if (prop === 'getRefreshState') return async () => snapshot;
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as Store,
+    });
+    expect((await h.engine.tick())[0]?.result).toBe('refreshed');
+    const [b] = await replicaB.tick();
+    expect(b?.result).toBe('skipped');
+    expect(h.fake.calls).toHaveLength(1);
+    const after = await state();
+    expect(after.inFlight).toBeUndefined();
+    expect(after.leaseOwner).toBeUndefined();
+    expect(h.logs.some((l) => l.includes('refresh_released'))).toBe(true);
+  });
+
+  it('a rotation the store would not accept is reported, never silently lost', async () => {
+    h = await createRefreshHarness();
+    await h.seed();
+    const failing = h.makeEngine({
+      store: new Proxy(h.store, {
+        get(target, prop, receiver) {
+          if (prop === 'commitRefresh') return async () => Promise.reject(new StoreError('unavailable', 'database down'));
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as Store,
+    });
+    const outcome = await failing.rotateNow(PROVIDER);
+    expect(outcome.result).toBe('failed');
+    expect(h.fake.rotations).toBe(1);
+    expect(h.logs.some((l) => l.includes('refresh_commit_failed'))).toBe(true);
+    // The marker stays, so the restarted gateway reports the loss instead of reusing a spent token.
+    expect((await state()).inFlight).toBeDefined();
+    h.engine = h.makeEngine();
+    await h.engine.start();
+    await h.engine.stop();
+    expect((await state()).status).toBe('reauth_required');
+    expect(h.fake.calls).toHaveLength(1);
+  }, 20_000);
 });
 
 describe('status and secrets', () => {

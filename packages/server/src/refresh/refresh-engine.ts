@@ -3,7 +3,7 @@ import { type CredentialRefresh, type ProviderProfile, Secret } from '@openshell
 import type { Dispatcher } from 'undici';
 import { fingerprintSecret } from '../crypto/fingerprint.js';
 import { StoreError } from '../store/errors.js';
-import type { ProviderRecord, RefreshState, Store } from '../store/types.js';
+import type { ProviderRecord, RefreshMaterial, RefreshState, Store } from '../store/types.js';
 import type { TokenErrorClassification } from './classify-token-error.js';
 import { CRASH_ENV, type CrashStep, crashHookFrom } from './crash-hook.js';
 import { type ConfigureRefreshBody, configureRefresh } from './refresh-config.js';
@@ -147,6 +147,8 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
   let timer: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
   let running = false;
+  /** Set by stop(): waits for other replicas end early instead of holding up shutdown. */
+  let stopping = false;
   let ticking: Promise<unknown> | undefined;
 
   const idOf = (provider: string, key: string) => `${provider}\u0000${key}`;
@@ -208,6 +210,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
     logger.debug({ provider, key, event: 'refresh_wait' }, 'another replica holds the refresh lease; waiting for its result');
     const rounds = Math.ceil((leaseMs + 5_000) / POLL_INTERVAL_MS);
     for (let i = 0; i < rounds; i++) {
+      if (stopping) return outcome('failed', provider, key, 'the gateway is stopping');
       await sleep(POLL_INTERVAL_MS);
       const state = await store.getRefreshState(provider, key);
       if (state === undefined) return outcome('not_configured', provider, key, 'refresh configuration was deleted');
@@ -269,7 +272,16 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
       await markInterrupted(begin.state);
       return outcome('reauth_required', provider, key, begin.state.lastError);
     }
-    const { state, material } = begin;
+    try {
+      return await refreshUnderLease(provider, key, trigger, begin.state, begin.material);
+    } catch (error) {
+      // Nothing was sent if we got here before the request (the request path never throws): step back.
+      await store.releaseRefresh(provider, key, ownerId).catch(() => false);
+      throw error;
+    }
+  }
+
+  async function refreshUnderLease(provider: string, key: string, trigger: Trigger, state: RefreshState, material: RefreshMaterial): Promise<RefreshOutcome> {
     const now = clock();
 
     // Re-check under the lease: another replica may have refreshed between our read and the lease.
@@ -394,14 +406,24 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
     } else {
       next = now + backoffDelayMs(failures, backoff, random);
     }
-    const res = await store.failRefresh(state.provider, state.key, {
+    const input = {
       owner: ownerId,
       expectedConfigVersion: state.configVersion,
-      status: terminal ? 'reauth_required' : 'error',
+      status: terminal ? ('reauth_required' as const) : ('error' as const),
       lastError,
       consecutiveFailures: failures,
       ...(next === undefined ? {} : { nextRefreshAt: next }),
-    });
+    };
+    let res: Awaited<ReturnType<Store['failRefresh']>> | undefined;
+    for (let attempt = 1; res === undefined; attempt++) {
+      try {
+        res = await store.failRefresh(state.provider, state.key, input);
+      } catch (error) {
+        // Unrecorded, the marker would later read as a crash (reauth_required): try a little harder.
+        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
     const log = {
       provider: state.provider,
       key: state.key,
@@ -498,6 +520,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
 
     async start() {
       if (running) return;
+      stopping = false;
       await detectOwnCrash();
       running = true;
       unwatch = store.watchChanges((change) => {
@@ -509,6 +532,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
 
     async stop() {
       running = false;
+      stopping = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       unwatch?.();
