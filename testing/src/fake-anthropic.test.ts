@@ -328,7 +328,7 @@ describe('createFakeAnthropic in oauth mode', () => {
 
     const one = await fetch(`${api.url}/v1/models/claude-haiku-4-5`, { headers: oauthHeaders() });
     expect(await one.json()).toMatchObject({ type: 'model', id: 'claude-haiku-4-5' });
-    const missing = await fetch(`${api.url}/v1/models/claude-nope`, { headers: oauthHeaders() });
+    const missing = await fetch(`${api.url}/v1/models/gpt-4o`, { headers: oauthHeaders() });
     expect(missing.status).toBe(404);
 
     const unauthenticated = await fetch(`${api.url}/v1/models`, { headers: { 'anthropic-version': '2023-06-01' } });
@@ -341,7 +341,7 @@ describe('createFakeAnthropic in oauth mode', () => {
     expect(result.json).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
 
-  it('uses a reply function given the last user text', async () => {
+  it('uses a reply function given the last text block of the last user message', async () => {
     api.configure({ reply: ({ lastUserText, model }) => `${model}:${lastUserText.toUpperCase()}` });
     const result = await post(
       api,
@@ -349,7 +349,7 @@ describe('createFakeAnthropic in oauth mode', () => {
       oauthHeaders(),
       messageBody({ messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }] }),
     );
-    expect(result.json).toMatchObject({ content: [{ type: 'text', text: 'claude-sonnet-4-6:AB' }] });
+    expect(result.json).toMatchObject({ content: [{ type: 'text', text: 'claude-sonnet-4-6:B' }] });
   });
 });
 

@@ -23,7 +23,7 @@ export type FakeAnthropicAuth = 'oauth' | 'apiKey';
 /** What a reply function is given. */
 export interface ReplyContext {
   readonly model: string;
-  /** Text of the last user message (string content, or its text blocks joined). */
+  /** Text of the last user message (its string content, or its last text block). */
   readonly lastUserText: string;
   /** The parsed request body. */
   readonly body: Record<string, unknown>;
@@ -143,7 +143,12 @@ interface ForcedEntry {
   path: string | undefined;
 }
 
-const DEFAULT_MODELS = ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'] as const;
+const DEFAULT_MODELS = ['claude-opus-4-6', 'claude-sonnet-5-5', 'claude-sonnet-4-6', 'claude-haiku-4-5'] as const;
+
+/** Whether the fake serves `model`: listed, or any `claude-*` id (Claude Code picks its own defaults). */
+function knownModel(models: readonly string[], model: string): boolean {
+  return model.startsWith('claude-') || models.includes(model);
+}
 
 /** Rough, deterministic token estimate (4 bytes a token). */
 export function estimateTokens(text: string): number {
@@ -162,12 +167,17 @@ function textOf(content: unknown): string {
     .join('');
 }
 
+/** Text of the last user message: its string content, or its last text block (Claude Code puts
+ * `<system-reminder>` blocks before the prompt). */
 function lastUserText(messages: unknown): string {
   if (!Array.isArray(messages)) return '';
   for (let i = messages.length - 1; i >= 0; i--) {
     const message: unknown = messages[i];
     if (typeof message === 'object' && message !== null && (message as { role?: unknown }).role === 'user') {
-      return textOf((message as { content?: unknown }).content);
+      const content = (message as { content?: unknown }).content;
+      if (!Array.isArray(content)) return textOf(content);
+      const texts = content.map((block: unknown) => textOf([block])).filter((text) => text !== '');
+      return texts.at(-1) ?? '';
     }
   }
   return '';
@@ -510,7 +520,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     }
     if (route === 'model') {
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
-      if (!models.includes(id)) return fail(response, recorded, 404, `model: ${id}`);
+      if (!knownModel(models, id)) return fail(response, recorded, 404, `model: ${id}`);
       recorded.status = 200;
       return sendJson(response, 200, modelInfo(id));
     }
@@ -526,7 +536,7 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
     const fields = body as Record<string, unknown>;
     if (typeof fields.model !== 'string') return fail(response, recorded, 400, 'model: Field required');
     const model = fields.model;
-    if (!model.startsWith('claude-') && !models.includes(model)) {
+    if (!knownModel(models, model)) {
       return fail(response, recorded, 404, `model: ${model}`);
     }
     if (route === 'count_tokens') {
