@@ -137,7 +137,7 @@ describe('exchangeRefreshToken', () => {
 
   it('does not follow redirects', async () => {
     let hits = 0;
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       hits += 1;
       res.writeHead(307, { location: fake.tokenUrl });
       res.end();
