@@ -8,7 +8,6 @@
 // never in argv or the environment; later lines on fd 3 are signal names to forward to the child,
 // and EOF on fd 3 means the supervisor is gone. Node builtins only: it must run from anywhere.
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import net from 'node:net';
 
 const CONTROL_FD = 3;
@@ -21,10 +20,15 @@ const command = process.argv.slice(2);
 if (command[0] === '--') command.shift();
 if (command.length === 0) fail('no command given');
 
-const control = createReadStream('', { fd: CONTROL_FD, encoding: 'utf8', autoClose: true });
+// A socket, not fs.createReadStream: a blocking read of a pipe in the thread pool would stop the
+// process from ever exiting.
+const control = new net.Socket({ fd: CONTROL_FD, readable: true, writable: false });
+control.setEncoding('utf8');
 let pending = '';
 let config;
 let child;
+/** Signals that arrived before the child was started, delivered right after spawn. */
+const early = [];
 const lines = [];
 const ready = new Promise((resolve) => {
   control.on('data', (chunk) => {
@@ -40,10 +44,13 @@ const ready = new Promise((resolve) => {
       if (config === undefined) {
         config = JSON.parse(line);
         resolve();
-      } else if (/^SIG[A-Z0-9]+$/.test(line) && child !== undefined && child.exitCode === null) {
-        try {
-          child.kill(line);
-        } catch {}
+      } else if (/^SIG[A-Z0-9]+$/.test(line)) {
+        if (child === undefined) early.push(line);
+        else if (child.exitCode === null) {
+          try {
+            child.kill(line);
+          } catch {}
+        }
       }
     }
   });
@@ -136,6 +143,11 @@ await listen(config.proxyPort, (client) => {
 // 'ignore' on fd 3 replaces the inherited control pipe with /dev/null in the child.
 child = spawn(command[0], command.slice(1), { stdio: ['inherit', 'inherit', 'inherit', 'ignore'] });
 child.on('error', (err) => fail(`cannot start ${command[0]}: ${err.message}`));
+for (const sig of early.splice(0)) {
+  try {
+    child.kill(sig);
+  } catch {}
+}
 child.on('exit', (code, signal) => {
   control.destroy();
   if (signal !== null) {

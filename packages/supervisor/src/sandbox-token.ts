@@ -1,5 +1,7 @@
 import { Secret } from '@openshell/core';
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { SupervisorError } from './errors.js';
 
 /** Environment variables that must never carry a sandbox token into the supervisor (scrubbed if present). */
@@ -12,9 +14,12 @@ const MAX_TOKEN_BYTES = 4096;
  */
 export function readTokenFromFd(fd: number, timeoutMs = 10_000): Promise<Secret> {
   return new Promise((resolve, reject) => {
-    let stream: ReturnType<typeof createReadStream>;
+    let stream: Readable;
     try {
-      stream = createReadStream('', { fd, autoClose: true });
+      const stat = fstatSync(fd);
+      // Pipes and sockets are read on the event loop: a blocking read in the thread pool could keep
+      // the process from exiting if the writer never closes its end.
+      stream = stat.isFIFO() || stat.isSocket() ? new Socket({ fd, readable: true, writable: false }) : createReadStream('', { fd, autoClose: true });
     } catch (err) {
       reject(new SupervisorError('token_missing', `cannot read the sandbox token from descriptor ${fd}; pass it on an inherited pipe (--token-fd ${fd})`, { cause: err }));
       return;

@@ -1,0 +1,78 @@
+import { canaryScan } from '@openshell/testing';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveIsolation } from './isolation.js';
+import { boundarySuite } from './testing-fixtures/boundary-suite.js';
+import { canary, ENV_DUMP, PACKAGE_DIR } from './testing-fixtures/harness.js';
+
+const available = await resolveIsolation('bwrap').then(
+  () => true,
+  (err: unknown) => {
+    // Visible in the test output: these tests need bubblewrap (apt-get install bubblewrap).
+    console.warn(`[supervisor] skipping bwrap isolation tests: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  },
+);
+
+describe.skipIf(!available)('runSupervisor with --isolation bwrap', () => {
+  const { harness } = boundarySuite('bwrap');
+
+  describe('containment', () => {
+    let hostRoot: string;
+    let hostHome: string;
+    let dataHome: string;
+    let listener: net.Server;
+    let listenerPort = 0;
+    const hostSecret = canary('host-claude-refresh-');
+    const gatewaySecret = canary('gateway-db-');
+
+    beforeAll(async () => {
+      // Outside /tmp on purpose: /tmp is hidden anyway, so a host home there would prove nothing.
+      await mkdir(join(PACKAGE_DIR, '.tmp'), { recursive: true });
+      hostRoot = await mkdtemp(join(PACKAGE_DIR, '.tmp', 'host-'));
+      hostHome = join(hostRoot, 'home');
+      dataHome = join(hostRoot, 'data');
+      await mkdir(join(hostHome, '.claude'), { recursive: true });
+      await writeFile(join(hostHome, '.claude', '.credentials.json'), JSON.stringify({ claudeAiOauth: { refreshToken: hostSecret } }));
+      await mkdir(join(dataHome, 'openshell', 'gateway'), { recursive: true });
+      await writeFile(join(dataHome, 'openshell', 'gateway', 'gateway.db'), gatewaySecret);
+      listener = net.createServer((s) => s.end('host-loopback-reached'));
+      listener.listen(0, '127.0.0.1');
+      await once(listener, 'listening');
+      listenerPort = (listener.address() as AddressInfo).port;
+    });
+    afterAll(async () => {
+      listener?.close();
+      await rm(hostRoot, { recursive: true, force: true });
+    });
+
+    it("cannot read the host's ~/.claude or the gateway data dir, cannot see the supervisor, cannot reach host loopback", async () => {
+      const h = harness();
+      const credentials = join(hostHome, '.claude', '.credentials.json');
+      const gatewayDb = join(dataHome, 'openshell', 'gateway', 'gateway.db');
+      const res = await h.run([process.execPath, ENV_DUMP, JSON.stringify([credentials, gatewayDb]), JSON.stringify([listenerPort])], {
+        env: { PATH: process.env.PATH ?? '', HOME: hostHome, XDG_DATA_HOME: dataHome },
+      });
+      expect(res.exitCode).toBe(0);
+      const seen = JSON.parse(res.stdout ?? '') as {
+        reads: Record<string, string>;
+        connects: Record<string, string>;
+        cmdlines: string[];
+        pid: number;
+      };
+      // The files exist on the host (the supervisor process can read them) but not inside.
+      expect(seen.reads[credentials]).toBe('ENOENT');
+      expect(seen.reads[gatewayDb]).toBe('ENOENT');
+      // A listener on the host's loopback is not reachable from the namespace.
+      expect(seen.connects[String(listenerPort)]).toBe('ECONNREFUSED');
+      // pid namespace: only the namespace's processes are visible, not the supervisor (this test process).
+      expect(seen.cmdlines.some((c) => c.includes('vitest'))).toBe(false);
+      expect(seen.cmdlines.length).toBeLessThanOrEqual(4);
+      for (const c of seen.cmdlines) expect(c).toMatch(/bwrap|netns-relay\.mjs|env-dump\.mjs/);
+      expect(await canaryScan([res.stdout ?? '', res.stderr ?? ''], [hostSecret, gatewaySecret, h.sandboxToken, h.upstreamToken])).toEqual([]);
+    });
+  });
+});
