@@ -1,3 +1,5 @@
+import { GENERATED_PROVIDER_PROFILES } from './catalogue.generated.js';
+
 /** How a route authenticates to its upstream. */
 export type AuthStyle = { type: 'bearer' } | { type: 'header'; header: string } | { type: 'none' };
 
@@ -46,7 +48,7 @@ export const OPENAI_PROTOCOLS = [
 ] as const;
 export const ANTHROPIC_PROTOCOLS = ['anthropic_messages', 'anthropic_count_tokens', 'model_discovery'] as const;
 
-/** The required beta of Anthropic's subscription OAuth contract. The value of record lives in providers/anthropic-oauth.yaml; the build checks they agree. */
+/** Headers Claude Code sends to identify itself; passed through so the upstream sees the genuine client. */
 const CLAUDE_CODE_IDENTITY_HEADERS = [
   'x-app',
   'x-claude-code-session-id',
@@ -54,6 +56,15 @@ const CLAUDE_CODE_IDENTITY_HEADERS = [
   'anthropic-dangerous-direct-browser-access',
   'x-client-app',
 ] as const;
+
+/**
+ * Required headers recorded in a built-in YAML profile's `inference` block. Anthropic's subscription
+ * contract (the `anthropic-beta: oauth-2025-04-20` flag) lives in providers/anthropic-oauth.yaml, not
+ * in code; the inference-profile tests pin the resulting values.
+ */
+function yamlRequiredHeaders(profileId: string): readonly RequiredHeader[] {
+  return GENERATED_PROVIDER_PROFILES.find((p) => p.id === profileId)?.inference?.required_headers ?? [];
+}
 
 export const BUILTIN_INFERENCE_PROFILES: readonly InferenceProfile[] = [
   {
@@ -91,7 +102,7 @@ export const BUILTIN_INFERENCE_PROFILES: readonly InferenceProfile[] = [
     baseUrlConfigKeys: ['ANTHROPIC_OAUTH_BASE_URL', 'ANTHROPIC_BASE_URL'],
     auth: { type: 'bearer' },
     defaultHeaders: { 'anthropic-version': '2023-06-01' },
-    requiredHeaders: [{ name: 'anthropic-beta', value: 'oauth-2025-04-20', merge: 'list' }],
+    requiredHeaders: yamlRequiredHeaders('anthropic-oauth'),
     passthroughHeaders: ['anthropic-version', 'anthropic-beta', ...CLAUDE_CODE_IDENTITY_HEADERS],
     clientEnv: {
       ANTHROPIC_BASE_URL: 'https://inference.local',
