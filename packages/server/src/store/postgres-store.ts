@@ -17,6 +17,9 @@ const CONNECT_TIMEOUT_MS = 10_000; // an unreachable server or an exhausted pool
 const HEARTBEAT_MS = 15_000; // a silently dead LISTEN connection (half-open TCP) is noticed this fast
 const HEARTBEAT_TIMEOUT_MS = 5_000;
 
+/** The schema holding the gateway's tables unless told otherwise (kept apart from `public`). */
+export const DEFAULT_POSTGRES_SCHEMA = 'openshell';
+
 /** The change that means "anything may have changed: re-read" (after a lost LISTEN connection). */
 export const WILDCARD_CHANGE: StoreChange = { kind: 'provider', name: '*', op: 'update' };
 
@@ -31,7 +34,7 @@ export function changeChannel(schema: string): string {
  * replicas' changes to `watchChanges` listeners.
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const schema = options.schema ?? 'public';
+  const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
   if (!SCHEMA_NAME.test(schema)) {
     throw new StoreError('unavailable', `invalid Postgres schema name "${schema}": use letters, digits and underscores`);
   }

@@ -374,7 +374,10 @@ export interface SqliteStoreOptions extends StoreCommonOptions {
 export interface PostgresStoreOptions extends StoreCommonOptions {
   /** `postgres://…` connection string. */
   readonly url: string;
-  /** Schema holding the tables (created if missing); default `public`. Tests use one per run. */
+  /**
+   * Schema holding the tables (created if missing, which needs CREATE on the database; or create it
+   * beforehand); default `openshell`, so the gateway's tables never mix with `public`. Tests use one per run.
+   */
   readonly schema?: string;
   /** Pool size; default 10. */
   readonly poolSize?: number;
