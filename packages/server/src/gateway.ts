@@ -174,6 +174,12 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     authorize(principal, requirement);
     request.principal = principal;
   });
+  // While closing, answers end their keep-alive connection, so a request that was in flight when
+  // close() began does not hold the server open until the keep-alive timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closingController.signal.aborted) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
