@@ -66,7 +66,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('SIGKILL on the refresh write path', () => {
+describe('SIGKILL on the refresh write path', { timeout: 120_000 }, () => {
   it('after the commit: nothing is lost and the next refresh after restart succeeds', async () => {
     const crashed = await child('rotate', 'after-commit');
     expect(crashed.signal).toBe('SIGKILL');
