@@ -120,6 +120,25 @@ describe('401 credential retry', () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it('does not retry when the hook hands back the same credential', async () => {
+    const route = oauthRoute(`${upstream.url}/v1`);
+    let calls = 0;
+    const { res } = await run(
+      route,
+      {
+        rejected: (r) => {
+          calls++;
+          return { ...r, credential: { ...r.credential, fingerprint: 'fp-same-token' } };
+        },
+      },
+      '{}',
+    );
+    expect(res.status).toBe(401);
+    expect(res.body.toString()).toBe(UPSTREAM_401);
+    expect(calls).toBe(1);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
   it('relays the original 401 when the hook throws', async () => {
     const route = oauthRoute(`${upstream.url}/v1`);
     const { res } = await run(

@@ -459,7 +459,8 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
           fresh = undefined; // the hook failing must not hide the upstream's answer
         }
         if (client.gone) return { status: 0, attempts, route: current };
-        if (fresh === undefined) {
+        // The same credential again is not a fresh one: retrying would only repeat the 401.
+        if (fresh === undefined || fresh.auth.value === current.auth.value) {
           res.writeHead(401, held.statusText ?? 'Unauthorized', held.headers);
           res.end(held.body);
           return { status: 401, attempts, route: current };

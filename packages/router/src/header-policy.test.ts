@@ -253,6 +253,10 @@ describe('compileHeaderPolicy', () => {
     expect(err.message).not.toContain('tok');
   });
 
+  it('refuses an empty credential for bearer and header auth', () => {
+    expect(catchError(() => compileHeaderPolicy({ ...route, auth: { ...route.auth, value: '' } })).message).toContain('no credential value');
+  });
+
   it('refuses an unknown auth style and an unknown merge rule (fail closed)', () => {
     const badAuth = { ...route, auth: { ...route.auth, style: 'mtls' } } as unknown as typeof route;
     expect(catchError(() => compileHeaderPolicy(badAuth)).code).toBe('invalid_route');
@@ -316,5 +320,28 @@ describe('filterResponseHeaders', () => {
       'anthropic-ratelimit-unified-status',
       'allowed',
     ]);
+  });
+});
+
+describe('@openshell/router/headers stays free of undici and Node-only modules', () => {
+  it('the module graph of header-policy.ts imports no undici and no node: module', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const dir = fileURLToPath(new URL('.', import.meta.url));
+    const seen = new Set<string>();
+    const external: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(`${dir}/${file}`, 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)[^'"]*from\s+'([^']+)'/gm)) {
+        const spec = m[1] as string;
+        if (spec.startsWith('./')) visit(spec.slice(2).replace(/\.js$/, '.ts'));
+        else external.push(spec);
+      }
+    };
+    visit('header-policy.ts');
+    expect(seen.size).toBeGreaterThan(1);
+    expect(external.filter((s) => s === 'undici' || s.startsWith('node:'))).toEqual([]);
   });
 });

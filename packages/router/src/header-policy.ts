@@ -138,6 +138,7 @@ export function compileHeaderPolicy(route: HeaderPolicyRoute, options?: { strip?
   let authPair: readonly [string, string] | undefined;
   const stripped = new Set(STRIPPED);
   for (const name of options?.strip ?? []) stripped.add(name.toLowerCase());
+  if (auth.style !== 'none' && auth.value.length === 0) throw invalidRoute(route, 'it has no credential value');
   switch (auth.style) {
     case 'bearer': {
       const name = (auth.headerName ?? 'authorization').toLowerCase();
