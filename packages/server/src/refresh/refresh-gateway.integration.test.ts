@@ -99,4 +99,27 @@ describe('refresh inside the gateway', () => {
     for (const call of fake.calls) secrets.push(JSON.parse(call.body.toString('utf8')).refresh_token);
     expect(await canaryScan([t.logs.text(), ...adminAnswers], secrets)).toEqual([]);
   });
+
+  it('keeps serving the current token while refreshing fails, then fails closed at expiry', async () => {
+    const login = fake.issueLogin();
+    await t.call('POST', '/v1/providers', { body: { name: 'claude-plan', type: 'claude-plan', credentials: { ANTHROPIC_OAUTH_TOKEN: login.accessToken }, credentialExpiresAt: { ANTHROPIC_OAUTH_TOKEN: login.expiresAt } } });
+    await t.call('PUT', '/v1/providers/claude-plan/refresh', { body: { material: { refresh_token: login.refreshToken } } });
+    await t.call('PUT', '/v1/inference/routes/inference.local', { body: { provider: 'claude-plan', verify: false } });
+    const sandboxToken: string = (await t.call('POST', '/v1/sandboxes', { body: { name: 'dev', providers: ['claude-plan'] } })).json.token;
+    fake.force({ kind: 'server-error', status: 503 }, { times: 1_000 });
+
+    clock.set(login.expiresAt - 300_000);
+    await t.gw.refreshEngine!.tick();
+    const failing = await t.call('GET', '/v1/providers/claude-plan/refresh');
+    expect(failing.json.credentials[0]).toMatchObject({ status: 'error', consecutiveFailures: 1, expiresAt: login.expiresAt });
+    expect(failing.json.credentials[0].lastError).toMatch(/503/);
+    expect(parseRouteBundle((await t.call('GET', '/v1/sandbox/bundle', { token: sandboxToken })).json).routes[0]?.auth.value).toBe(login.accessToken);
+
+    clock.set(login.expiresAt + 1);
+    await t.gw.refreshEngine!.tick();
+    const expired = parseRouteBundle((await t.call('GET', '/v1/sandbox/bundle', { token: sandboxToken })).json);
+    expect(expired.routes).toEqual([]);
+    expect(JSON.stringify(expired)).not.toContain(login.accessToken);
+    expect(t.logs.text()).toMatch(/expired/);
+  });
 });
