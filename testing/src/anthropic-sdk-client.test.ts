@@ -58,6 +58,19 @@ describe('the official @anthropic-ai/sdk against the fakes', () => {
     expect(final.usage.output_tokens).toBe(5);
   });
 
+  it('raises the SDK error for an SSE error event mid-stream', async () => {
+    api.force({ kind: 'stream-error', afterEvents: 3 });
+    const stream = client.messages.stream({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 64,
+      system: claudeCodeSystemPrompt(),
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    const failure = await stream.finalMessage().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Anthropic.APIError);
+    expect(String((failure as Error).message)).toContain('Overloaded');
+  });
+
   it('counts tokens and lists models', async () => {
     const counted = await client.messages.countTokens({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'count' }] });
     expect(counted.input_tokens).toBeGreaterThan(0);

@@ -436,6 +436,19 @@ describe('forced behaviours of createFakeAnthropic', () => {
     await expect(response.text()).rejects.toThrow();
   });
 
+  it('sends an SSE error event mid-stream', async () => {
+    api.force({ kind: 'stream-error', afterEvents: 2 });
+    const response = await fetch(`${api.url}/v1/messages`, {
+      method: 'POST',
+      headers: oauthHeaders(),
+      body: JSON.stringify(messageBody({ stream: true })),
+    });
+    expect(response.status).toBe(200);
+    const events = parseSse(await response.text());
+    expect(events.map((event) => event.event)).toEqual(['message_start', 'content_block_start', 'error']);
+    expect(events[2]!.data).toEqual(errorBody('overloaded_error', 'Overloaded'));
+  });
+
   it('writes a slow answer in many small chunks that still parse', async () => {
     api.force({ kind: 'slow', chunkBytes: 16, delayMs: 3 });
     const response = await fetch(`${api.url}/v1/messages`, { method: 'POST', headers: oauthHeaders(), body: JSON.stringify(messageBody()) });

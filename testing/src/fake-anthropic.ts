@@ -72,7 +72,12 @@ export type FakeAnthropicBehaviour =
   /** Answer normally, then reset the connection after `afterEvents` SSE events (JSON: after half the body). */
   | { kind: 'reset-mid-stream'; afterEvents?: number }
   /** Answer normally, writing the body `chunkBytes` bytes (default 1) at a time, `delayMs` apart (default 2). */
-  | { kind: 'slow'; chunkBytes?: number; delayMs?: number };
+  | { kind: 'slow'; chunkBytes?: number; delayMs?: number }
+  /**
+   * SSE only: after `afterEvents` events (default 3) send an `error` event, as the real API does for a
+   * mid-stream failure (default `overloaded_error` "Overloaded"), then end the stream.
+   */
+  | { kind: 'stream-error'; afterEvents?: number; type?: string; message?: string };
 
 /** Options of {@link createFakeAnthropic}. */
 export interface FakeAnthropicOptions {
@@ -390,6 +395,13 @@ export async function createFakeAnthropic(options: FakeAnthropicOptions = {}): P
         },
       });
       push('message_stop', { type: 'message_stop' });
+      if (delivery?.kind === 'stream-error') {
+        events.splice(delivery.afterEvents ?? 3);
+        push('error', {
+          type: 'error',
+          error: { type: delivery.type ?? 'overloaded_error', message: delivery.message ?? ANTHROPIC_ERRORS.overloaded },
+        });
+      }
       return deliver(
         request,
         response,
