@@ -154,6 +154,21 @@ describe('401 credential retry', () => {
     expect(res.body.toString()).toBe(UPSTREAM_401);
   });
 
+  it('relays the original 401 when the hook does not answer in time', async () => {
+    const route = oauthRoute(`${upstream.url}/v1`);
+    const forwarder = createForwarder({ hookTimeoutMs: 50, onCredentialRejected: () => new Promise<undefined>(() => {}) });
+    const router = await startRouter(forwarder, () => route);
+    try {
+      const res = await send(router.url, { path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(401);
+      expect(res.body.toString()).toBe(UPSTREAM_401);
+      expect(upstream.requests).toHaveLength(1);
+    } finally {
+      await router.close();
+      await forwarder.close();
+    }
+  });
+
   it('does not call the hook when the credential is not refreshable', async () => {
     const route = oauthRoute(`${upstream.url}/v1`, { credential: { fingerprint: 'fp', refreshable: false } });
     let calls = 0;

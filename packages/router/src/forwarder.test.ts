@@ -12,9 +12,12 @@ let route = oauthRoute('http://127.0.0.1:1/v1');
 beforeAll(async () => {
   upstream = await startUpstream((req, res) => {
     if (req.url?.startsWith('/v1/status-429')) {
+      const text = '{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}';
       res.writeHead(429, 'Too Many Requests Here', [
         'content-type',
         'application/json',
+        'content-length',
+        String(text.length),
         'retry-after',
         '17',
         'anthropic-ratelimit-unified-status',
@@ -28,7 +31,7 @@ beforeAll(async () => {
         'connection',
         'keep-alive',
       ]);
-      res.end('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}');
+      res.end(text);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_ok' });
@@ -203,6 +206,8 @@ describe('forward: body and response fidelity', () => {
     expect(linesOf(got.rawHeaders as string[], 'set-cookie')).toEqual(['a=1', 'b=2']);
     expect(linesOf(got.rawHeaders as string[], 'anthropic-ratelimit-unified-status')).toEqual(['rejected']);
     expect(linesOf(got.rawHeaders as string[], 'request-id')).toEqual(['req_429']);
+    expect(linesOf(got.rawHeaders as string[], 'content-length')).toEqual([String(got.body.length)]);
+    expect(linesOf(got.rawHeaders as string[], 'transfer-encoding')).toEqual([]);
     expect(upstream.requests.at(-1)!.url).toBe('/v1/status-429/models');
   });
 

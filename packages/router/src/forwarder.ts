@@ -30,6 +30,8 @@ export interface ForwarderSettings {
   readonly onCredentialRejected?: RouteRefreshHook;
   /** Called when a route's credential is past `expiresAt`; a returned route that is not expired is used, otherwise the request fails with `credential_expired`. */
   readonly onCredentialExpired?: RouteRefreshHook;
+  /** Bound on each credential hook call; a hook that does not answer in time counts as "no fresh route" (default 10 s). */
+  readonly hookTimeoutMs?: number;
   /** Clock in epoch milliseconds (tests). */
   readonly now?: () => number;
   /** Idle keep-alive time of pooled upstream connections (default 30 s). */
@@ -340,6 +342,25 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
   const maxBody = settings.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const maxHeld = settings.maxHeldResponseBytes ?? DEFAULT_MAX_HELD_RESPONSE_BYTES;
   const now = settings.now ?? Date.now;
+  const hookTimeoutMs = settings.hookTimeoutMs ?? 10_000;
+
+  /** Calls a credential hook, bounded in time; a throw or a timeout reads as "no fresh route". */
+  async function callHook(hook: RouteRefreshHook | undefined, route: BundleRoute): Promise<BundleRoute | undefined> {
+    if (hook === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => hook(route)),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), hookTimeoutMs);
+        }),
+      ]);
+    } catch {
+      return undefined; // a failing hook must not hide the upstream's answer or our own error
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   const pools = new Map<string, Pool>();
   let closed = false;
 
@@ -368,7 +389,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
   async function freshRoute(route: BundleRoute): Promise<BundleRoute> {
     const expiresAt = route.credential.expiresAt;
     if (expiresAt === undefined || now() < expiresAt) return route;
-    const fresh = settings.onCredentialExpired === undefined ? undefined : await settings.onCredentialExpired(route);
+    const fresh = await callHook(settings.onCredentialExpired, route);
     if (fresh !== undefined && (fresh.credential.expiresAt === undefined || now() < fresh.credential.expiresAt)) return fresh;
     throw new RouterError(
       'credential_expired',
@@ -452,12 +473,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
 
       if (outcome.kind === 'held401') {
         const held = outcome;
-        let fresh: BundleRoute | undefined;
-        try {
-          fresh = client.gone ? undefined : await settings.onCredentialRejected?.(current);
-        } catch {
-          fresh = undefined; // the hook failing must not hide the upstream's answer
-        }
+        const fresh = client.gone ? undefined : await callHook(settings.onCredentialRejected, current);
         if (client.gone) return { status: 0, attempts, route: current };
         // The same credential again is not a fresh one: retrying would only repeat the 401.
         if (fresh === undefined || fresh.auth.value === current.auth.value) {
