@@ -240,3 +240,61 @@ export async function startTestGateway(home: TestHome, fakes: Fakes): Promise<Te
     close: () => gateway.close(),
   };
 }
+
+/** A rule of the fault proxy: requests matching method and path get this answer instead of the gateway's. */
+export interface FaultRule {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A loopback proxy in front of the real gateway that fails chosen requests (fault injection). */
+export interface FaultProxy {
+  readonly url: string;
+  /** Requests it answered itself, as `METHOD path`. */
+  readonly injected: string[];
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(targetUrl: string, rules: readonly FaultRule[]): Promise<FaultProxy> {
+  const { createServer, request } = await import('node:http');
+  const target = new URL(targetUrl);
+  const injected: string[] = [];
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const rule = rules.find((r) => r.method === req.method && r.path.test(path));
+    if (rule) {
+      injected.push(`${req.method} ${path}`);
+      req.resume();
+      res.writeHead(rule.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: rule.code, message: rule.message } }));
+      return;
+    }
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    injected,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
