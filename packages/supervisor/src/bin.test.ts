@@ -1,9 +1,9 @@
-import { canaryScan } from '@openshell/testing';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HELP, main, parseArgs } from './bin.js';
 import { type Harness, PACKAGE_DIR, RUN_BIN, startHarness } from './testing-fixtures/harness.js';

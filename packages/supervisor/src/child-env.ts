@@ -1,5 +1,5 @@
-import type { BundleRoute } from '@openshell/core';
 import { pathToFileURL } from 'node:url';
+import type { BundleRoute } from '@openshell/core';
 
 /** Host variables a sandbox child inherits as they are (plus every `LC_*`). Nothing else crosses. */
 export const HOST_ENV_ALLOWLIST: readonly string[] = [

@@ -1,5 +1,5 @@
-import type { EgressRule } from '@openshell/core';
 import { isIP } from 'node:net';
+import type { EgressRule } from '@openshell/core';
 
 /** The host clients inside the sandbox use for model access. */
 export const INFERENCE_HOST = 'inference.local';

@@ -1,6 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import { detectProtocol } from '@openshell/core';
 import { createForwarder, errorShapeFor, type Forwarder, type ForwarderSettings } from '@openshell/router';
-import type { ServerResponse } from 'node:http';
 import type { BundleSync } from './bundle-sync.js';
 import { INFERENCE_HOST } from './egress-policy.js';
 import type { Logger } from './logger.js';

@@ -1,4 +1,3 @@
-import type { EgressRule } from '@openshell/core';
 import { once } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -6,6 +5,7 @@ import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { EgressRule } from '@openshell/core';
 import {
   type Destination,
   decideEgress,

@@ -1,7 +1,7 @@
-import { Secret } from '@openshell/core';
 import { createReadStream, fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { Secret } from '@openshell/core';
 import { SupervisorError } from './errors.js';
 
 /** Environment variables that must never carry a sandbox token into the supervisor (scrubbed if present). */

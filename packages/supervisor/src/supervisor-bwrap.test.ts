@@ -1,8 +1,8 @@
-import { canaryScan } from '@openshell/testing';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIsolation } from './isolation.js';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';

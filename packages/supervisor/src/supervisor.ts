@@ -1,4 +1,3 @@
-import type { Secret } from '@openshell/core';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -6,6 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { Secret } from '@openshell/core';
 import { createBundleSync } from './bundle-sync.js';
 import { buildChildEnvironment } from './child-env.js';
 import { SupervisorError } from './errors.js';

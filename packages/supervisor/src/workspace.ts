@@ -51,7 +51,7 @@ export function defaultWorkspaceRoot(sandbox: string, env: Readonly<Record<strin
 export async function systemCaBundle(): Promise<string> {
   for (const file of SYSTEM_CA_FILES) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text !== undefined && text.includes('BEGIN CERTIFICATE')) return text;
+    if (text?.includes('BEGIN CERTIFICATE')) return text;
   }
   return rootCertificates.join('\n');
 }

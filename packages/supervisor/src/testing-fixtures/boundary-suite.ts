@@ -2,7 +2,7 @@
 // supervisor-bwrap.test.ts (bwrap): real children (curl, the Anthropic SDK, Node fetch) reach
 // inference.local, the upstream sees exactly what the boundary should send, egress is enforced,
 // and rotations apply to the very next request.
-import { canaryScan, headerValues, type RecordedRequest } from '@openshell/testing';
+
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canaryScan, headerValues, type RecordedRequest } from '@openshell/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { IsolationMode } from '../isolation.js';
 import { anthropicOauthRoute, fingerprintOf } from './fake-gateway.js';

@@ -1,11 +1,12 @@
 // A small loopback stand-in for the gateway's sandbox API (environment, long-poll bundle,
 // credential-rejected), used until the real gateway can be started from these tests. Every bundle
 // it serves goes through core's parseRouteBundle first, so it cannot drift from the contract.
-import { type BundleRoute, parseRouteBundle, type RouteBundle } from '@openshell/core';
+
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type BundleRoute, parseRouteBundle, type RouteBundle } from '@openshell/core';
 
 export interface FakeGatewayRequest {
   readonly method: string;

@@ -1,11 +1,12 @@
 // Shared set-up of the supervisor's end-to-end tests: a fake Anthropic upstream, a gateway, a
 // workspace in a temp dir, and runSupervisor with captured logs.
-import { Secret } from '@openshell/core';
-import { createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Secret } from '@openshell/core';
+import { createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
 import type { IsolationMode } from '../isolation.js';
 import { runSupervisor, type SupervisorOptions, type SupervisorReadyInfo, type SupervisorResult } from '../supervisor.js';
 import { anthropicOauthRoute, type FakeGateway, startFakeGateway } from './fake-gateway.js';
