@@ -80,6 +80,36 @@ describe('Anthropic on Vertex AI', () => {
   });
 });
 
+describe('Bedrock invoke', () => {
+  it('replaces the model id in the path, leaves the body alone, sends no auth header (style none)', async () => {
+    const route = oauthRoute(`${upstream.url}`, {
+      providerName: 'bedrock',
+      providerType: 'aws-bedrock',
+      protocols: ['aws_bedrock_invoke'],
+      model: 'anthropic.claude-3-5-sonnet-20241022-v2:0',
+      auth: { style: 'none', value: '' },
+      headerPolicy: { required: [], defaults: {}, passthrough: [] },
+      credential: { fingerprint: 'none', refreshable: false },
+    });
+    const router = await startRouter(forwarder, () => route);
+    try {
+      const body = '{"anthropic_version":"bedrock-2023-05-31","model":"keep-me","max_tokens":1,"messages":[]}';
+      const res = await send(router.url, {
+        path: '/model/client.choice-v1:0/invoke',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer client' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      const got = upstream.requests[0]!;
+      expect(got.url).toBe('/model/anthropic.claude-3-5-sonnet-20241022-v2:0/invoke');
+      expect(got.body.toString()).toBe(body);
+      expect(linesOf(got.rawHeaders, 'authorization')).toEqual([]);
+    } finally {
+      await router.close();
+    }
+  });
+});
+
 describe('forwarder.request (verification probes)', () => {
   it('applies the same policy and returns the buffered answer', async () => {
     const route = oauthRoute(`${upstream.url}/v1`, { model: 'claude-sonnet-4-6' });
