@@ -75,6 +75,23 @@ describe('parseRouteBundle', () => {
   });
 
   it.each([
+    ['a fixed path', '/v1/projects/p/locations/l/publishers/anthropic/models/m:rawPredict'],
+    ['a Vertex method suffix', ':rawPredict'],
+  ])('accepts requestPathOverride as %s', (_name, override) => {
+    const b = validBundle();
+    const route0 = { ...b.routes[0]!, modelInPath: true, requestPathOverride: override };
+    expect(parseRouteBundle({ ...b, routes: [route0] }).routes[0]!.requestPathOverride).toBe(override);
+  });
+
+  it.each([['rawPredict'], [''], [':raw Predict'], ['/x?y=1'], ['/x#f']])('rejects requestPathOverride %j', (override) => {
+    const b = validBundle() as unknown as Mutable;
+    route(b).requestPathOverride = override;
+    const err = thrown(b);
+    expect(err.code).toBe('invalid_bundle');
+    expect(err.message).toContain("routes[0].requestPathOverride: must start with '/' (a path) or ':'");
+  });
+
+  it.each([
     ['null', null],
     ['an array', []],
     ['a string', '{}'],

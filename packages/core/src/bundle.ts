@@ -38,8 +38,14 @@ const routeSchema = z.object({
   model: z.string().min(1).optional(),
   /** Vertex-style routes put the model in the URL path instead of the body. */
   modelInPath: z.boolean().optional(),
-  /** Fixed upstream path that replaces the protocol path (Vertex rawPredict). */
-  requestPathOverride: z.string().startsWith('/').optional(),
+  /**
+   * Replaces the protocol path upstream: a fixed path (`/…`), or a method suffix appended to the
+   * model in the path (`:rawPredict`, Vertex Anthropic routes with `modelInPath`).
+   */
+  requestPathOverride: z
+    .string()
+    .regex(/^(?:\/|:)[^\s?#]*$/, "must start with '/' (a path) or ':' (a method suffix such as :rawPredict), without spaces, query or fragment")
+    .optional(),
   timeouts: timeoutsSchema,
   auth: z.object({
     style: z.enum(BUNDLE_AUTH_STYLES),
