@@ -275,6 +275,19 @@ describe('createFakeAnthropic in oauth mode', () => {
     expect(events.at(-2)?.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 4 } });
   });
 
+  it('paces events with intervalMs and can drop the ping', async () => {
+    api.configure({ reply: 'paced reply', stream: { deltas: 2, intervalMs: 5, ping: false } });
+    const response = await fetch(`${api.url}/v1/messages`, {
+      method: 'POST',
+      headers: oauthHeaders(),
+      body: JSON.stringify(messageBody({ stream: true })),
+    });
+    const events = parseSse(await response.text());
+    expect(events.map((e) => e.event)).not.toContain('ping');
+    expect(events.filter((e) => e.event === 'content_block_delta')).toHaveLength(2);
+    expect(events.at(-1)?.event).toBe('message_stop');
+  });
+
   it('holds the stream in beforeEvent until the client saw the first event (causal hook)', async () => {
     const order: string[] = [];
     let clientSawStart!: () => void;
