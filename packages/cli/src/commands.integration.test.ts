@@ -6,6 +6,7 @@ import {
   createTestHome,
   type Fakes,
   json,
+  type ProviderOut,
   runCli,
   startFakes,
   startTestGateway,
@@ -61,7 +62,7 @@ describe('provider create --credential / --from-existing and the read commands',
       stdin: `${NVIDIA_KEY}\n`,
     });
     expect(run.code, run.stderr).toBe(0);
-    expect(json<Record<string, any>>(run).provider.fingerprints).toEqual({ NVIDIA_API_KEY: fingerprintSecret(NVIDIA_KEY) });
+    expect(json<ProviderOut>(run).provider.fingerprints).toEqual({ NVIDIA_API_KEY: fingerprintSecret(NVIDIA_KEY) });
     await expectNoSecret(run, [NVIDIA_KEY]);
   });
 
@@ -126,7 +127,7 @@ describe('provider create --credential / --from-existing and the read commands',
       env: { ...home.env, OPENAI_API_KEY: `${OPENAI_KEY}-2` },
     });
     expect(run.code, run.stderr).toBe(0);
-    const p = json<Record<string, any>>(run).provider;
+    const p = json<ProviderOut>(run).provider;
     expect(p.config).toEqual({ OPENAI_BASE_URL: 'http://127.0.0.1:10/v1' });
     expect(p.fingerprints.OPENAI_API_KEY).toBe(fingerprintSecret(`${OPENAI_KEY}-2`));
     expect(p.resourceVersion).toBe(2);
@@ -145,7 +146,7 @@ describe('inference and sandbox commands', () => {
       verification: { performed: false },
     });
     const get = await runCli(['inference', 'get', '-o', 'json'], { env: home.env });
-    expect(json<Record<string, any>>(get).route).toMatchObject({ name: 'inference.local', provider: 'openai', model: 'gpt-4.1' });
+    expect(json<{ route: Record<string, unknown> }>(get).route).toMatchObject({ name: 'inference.local', provider: 'openai', model: 'gpt-4.1' });
     const all = await runCli(['inference', 'get', '--all'], { env: home.env });
     expect(all.stdout).toMatch(/inference\.local\s+openai\s+gpt-4\.1\s+90s/);
     const verifyFail = await runCli(['inference', 'set', '--route', 'probe', '--provider', 'openai', '--model', 'gpt-4.1'], { env: home.env });
@@ -167,7 +168,7 @@ describe('inference and sandbox commands', () => {
     expect(create.stdout).not.toMatch(/oss_/);
     const update = await runCli(['sandbox', 'update', 'dev', '--add-provider', 'nv', '--remove-provider', 'openai', '-o', 'json'], { env: home.env });
     expect(update.code, update.stderr).toBe(0);
-    expect(json<Record<string, any>>(update).sandbox.providers).toEqual(['nv']);
+    expect(json<{ sandbox: { providers: string[] } }>(update).sandbox.providers).toEqual(['nv']);
     const list = await runCli(['sandbox', 'list'], { env: home.env });
     expect(list.stdout).toMatch(/dev\s+nv/);
     const get = await runCli(['sandbox', 'get', 'dev'], { env: home.env });

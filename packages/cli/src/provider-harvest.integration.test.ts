@@ -8,7 +8,10 @@ import {
   type CliRun,
   createTestHome,
   type Fakes,
+  type HarvestJson,
   json,
+  type RefreshOut,
+  type RefreshStatusOut,
   runCli,
   startFakes,
   startFaultProxy,
@@ -88,7 +91,7 @@ describe('provider create --from-claude-login', () => {
       env: envWith({ CLAUDE_CONFIG_DIR: dir }),
     });
     expect(run.code, run.stderr).toBe(0);
-    const out = json<Record<string, any>>(run);
+    const out = json<HarvestJson>(run);
     expect(Object.keys(out).sort()).toEqual(['credentialKey', 'provider', 'refresh', 'source', 'verification', 'warnings']);
     expect(out.provider).toMatchObject({
       name: 'cp-json',
@@ -139,7 +142,7 @@ describe('provider create --from-claude-login', () => {
     expect(run.code, run.stderr).toBe(0);
     const stored = (await gw.gateway.store.getProvider('cp-seconds'))?.credentialExpiresAt.ANTHROPIC_OAUTH_TOKEN;
     expect(stored).toBe(Math.floor(login.expiresAt / 1000) * 1000);
-    expect(json<Record<string, any>>(run).refresh.expiresAt).toBe(stored);
+    expect(json<HarvestJson>(run).refresh.expiresAt).toBe(stored);
   });
 
   it('accepts an expired access token: the gateway mints a fresh one, which is then verified', async () => {
@@ -153,7 +156,7 @@ describe('provider create --from-claude-login', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('the gateway is minting a fresh one');
     expect(fakes.tokens.rotations).toBeGreaterThan(rotations);
-    const out = json<Record<string, any>>(run);
+    const out = json<HarvestJson>(run);
     expect(out.refresh.status).toBe('refreshed');
     expect(out.provider.fingerprints.ANTHROPIC_OAUTH_TOKEN).not.toBe(fingerprintSecret(login.accessToken));
     expect(out.verification.performed).toBe(true);
@@ -312,7 +315,7 @@ describe('provider create --oauth-login', () => {
     const url = new URL(/(http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)/.exec(run.stderr)?.[1] ?? '');
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('scope')).toContain('user:inference');
-    const out = json<Record<string, any>>(run);
+    const out = json<HarvestJson>(run);
     expect(out.source).toEqual({ kind: 'oauth-login' });
     expect(out.refresh.status).toBe('configured');
     expect(out.verification.performed).toBe(true);
@@ -322,7 +325,7 @@ describe('provider create --oauth-login', () => {
     const rotations = fakes.tokens.rotations;
     const rotate = await runCli(['provider', 'refresh', 'rotate', 'own-login', '-o', 'json'], { env: home.env });
     expect(rotate.code, rotate.stderr).toBe(0);
-    expect(json<Record<string, any>>(rotate).refresh.status).toBe('refreshed');
+    expect(json<RefreshOut>(rotate).refresh.status).toBe('refreshed');
     expect(fakes.tokens.rotations).toBe(rotations + 1);
     // The exchange's tokens never appear anywhere the user or another process could see.
     const exchange = fakes.tokens.calls.find((c) => c.body.toString('utf8').includes('authorization_code'));
@@ -358,13 +361,13 @@ describe('provider create --from-setup-token', () => {
       stdin: `${login.accessToken}\n`,
     });
     expect(run.code, run.stderr).toBe(0);
-    const out = json<Record<string, any>>(run);
+    const out = json<HarvestJson>(run);
     expect(out.source).toEqual({ kind: 'setup-token', from: 'stdin' });
     expect(out.refresh).toBeNull();
     expect(out.provider.credentialExpiresAt).toEqual({});
     expect(out.verification.performed).toBe(true);
     const status = await runCli(['provider', 'refresh', 'status', 'setup-stdin', '-o', 'json'], { env: home.env });
-    expect(json<Record<string, any>>(status).credentials).toEqual([]);
+    expect(json<RefreshStatusOut>(status).credentials).toEqual([]);
     await expectNoSecret(run, [login.accessToken]);
   });
 
@@ -403,14 +406,14 @@ describe('provider update --from-claude-login (the path out of reauth_required)'
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('openshell provider update relogin --from-claude-login');
     const status = await runCli(['provider', 'refresh', 'status', 'relogin', '-o', 'json'], { env });
-    expect(json<Record<string, any>>(status).credentials[0].status).toBe('reauth_required');
+    expect(json<RefreshStatusOut>(status).credentials[0]?.status).toBe('reauth_required');
 
     // The user logs in again; the update re-harvests.
     const second = fakes.tokens.issueLogin();
     await writeClaudeCredentials(dir, second);
     const updated = await runCli(['provider', 'update', 'relogin', '--from-claude-login', '-o', 'json'], { env });
     expect(updated.code, updated.stderr).toBe(0);
-    const out = json<Record<string, any>>(updated);
+    const out = json<HarvestJson>(updated);
     expect(out.refresh.status).toBe('configured');
     expect(out.provider.fingerprints.ANTHROPIC_OAUTH_TOKEN).toBe(fingerprintSecret(second.accessToken));
     expect(out.verification.performed).toBe(true);

@@ -298,3 +298,26 @@ export async function startFaultProxy(targetUrl: string, rules: readonly FaultRu
       }),
   };
 }
+
+/** `--output json` shape of a harvest (`provider create|update --from-*`). */
+export interface HarvestJson {
+  provider: import('../api-types.js').ProviderJson;
+  credentialKey: string;
+  source: Record<string, string>;
+  refresh: import('../api-types.js').ApiRefreshStatus | null;
+  verification: { performed: boolean; status?: number; method?: string; url?: string };
+  warnings: string[];
+}
+/** `{ provider }` of provider get/create/update. */
+export interface ProviderOut {
+  provider: import('../api-types.js').ProviderJson;
+}
+/** `{ refresh }` of refresh rotate/configure. */
+export interface RefreshOut {
+  refresh: import('../api-types.js').ApiRefreshStatus;
+}
+/** `{ credentials }` of refresh status. */
+export interface RefreshStatusOut {
+  provider: string;
+  credentials: import('../api-types.js').ApiRefreshStatus[];
+}
