@@ -1,4 +1,4 @@
-import { fastify, type FastifyInstance } from 'fastify';
+import { type FastifyInstance, fastify } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import { ensureAdminToken } from './admin-bootstrap.js';
 import { defaultConfigDir, defaultDataDir, writeGatewayEntry } from './admin-token-file.js';

@@ -3,14 +3,7 @@
  * a store (SQLite by default, Postgres for several replicas); the store, crypto and refresh engine
  * are exported for embedding and tests.
  */
-export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
-export { GatewayError } from './errors.js';
-export { GATEWAY_ERROR_CODES, type GatewayErrorCode, statusForCode } from './error-codes.js';
-export { toErrorResponse, type ErrorBody } from './http-errors.js';
-export { SecretRegistry } from './secret-registry.js';
-export { captureStream, createLogger, REDACT_PATHS, scrubbingDestination } from './logger.js';
-export { ADMIN_TOKEN_PREFIX, SANDBOX_TOKEN_PREFIX, bearerToken, generateToken } from './tokens.js';
-export { checkListenPolicy, isLoopbackHost } from './listen-policy.js';
+
 export {
   defaultConfigDir,
   defaultDataDir,
@@ -18,8 +11,17 @@ export {
   writeAdminTokenFile,
   writeGatewayEntry,
 } from './admin-token-file.js';
+export type { Principal } from './auth.js';
 export type { Catalogue } from './catalogue.js';
 export { builtinProfiles, loadCatalogue, loadProfilesDir } from './catalogue-loader.js';
+export * from './crypto/index.js';
+export { GATEWAY_ERROR_CODES, type GatewayErrorCode, statusForCode } from './error-codes.js';
+export { GatewayError } from './errors.js';
+export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { type ErrorBody, toErrorResponse } from './http-errors.js';
+export { checkListenPolicy, isLoopbackHost } from './listen-policy.js';
+export { captureStream, createLogger, REDACT_PATHS, scrubbingDestination } from './logger.js';
+export * from './refresh/index.js';
 export { buildRouteBundle, type SkippedRoute } from './route-bundle.js';
 export {
   DEFAULT_TIMEOUTS,
@@ -28,9 +30,8 @@ export {
   resolveBundleRoute,
   selectCredential,
 } from './route-resolution.js';
-export { defaultRouteProbe, joinUpstreamUrl, type ProbeResult, type RouteProbe } from './verify-probe.js';
 export { DEFAULT_ROUTE_NAME } from './routes/inference-routes.js';
-export type { Principal } from './auth.js';
+export { SecretRegistry } from './secret-registry.js';
 export * from './store/index.js';
-export * from './crypto/index.js';
-export * from './refresh/index.js';
+export { ADMIN_TOKEN_PREFIX, bearerToken, generateToken, SANDBOX_TOKEN_PREFIX } from './tokens.js';
+export { defaultRouteProbe, joinUpstreamUrl, type ProbeResult, type RouteProbe } from './verify-probe.js';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { type DestinationStream, type Logger, type LevelWithSilent, pino } from 'pino';
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 import type { SecretRegistry } from './secret-registry.js';
 
 /**

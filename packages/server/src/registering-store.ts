@@ -1,5 +1,5 @@
-import type { Store } from './store/index.js';
 import type { SecretRegistry } from './secret-registry.js';
+import type { Store } from './store/index.js';
 
 /** Keys whose string values (or whose object's string values) are secrets. */
 const SECRET_CONTAINERS = new Set(['credentials', 'material']);

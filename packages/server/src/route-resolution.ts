@@ -3,7 +3,7 @@ import {
   type InferenceProfile,
   inferenceProfileFor,
   type ProviderProfile,
-  Secret,
+  type Secret,
 } from '@openshell/core';
 import { GatewayError } from './errors.js';
 

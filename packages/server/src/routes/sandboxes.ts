@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import { sandboxView } from '../provider-view.js';
-import { StoreError } from '../store/index.js';
+import { type ProviderRecord, type SandboxRecord, StoreError } from '../store/index.js';
 import { generateToken, hashToken, SANDBOX_TOKEN_PREFIX } from '../tokens.js';
 import { parseRequest } from '../validation.js';
 import { resourceName, resourceVersion, sandboxName } from './schemas.js';
@@ -48,7 +48,7 @@ function sandboxNotFound(name: string): GatewayError {
 
 /** Throws `unknown_provider` naming every provider that does not exist; checks their environments do not collide. */
 async function checkProviders(ctx: GatewayContext, names: readonly string[]): Promise<void> {
-  const found = [];
+  const found: ProviderRecord[] = [];
   const missing: string[] = [];
   for (const n of names) {
     const p = await ctx.store.getProvider(n);
@@ -87,7 +87,7 @@ export function registerSandboxRoutes(app: FastifyInstance, ctx: GatewayContext)
     const body = parseRequest(createBody, request.body, 'body');
     const providers = dedupe(body.providers);
     await checkProviders(ctx, providers);
-    let created;
+    let created: SandboxRecord;
     try {
       created = await ctx.store.createSandbox({ name: body.name, providers });
     } catch (err) {
