@@ -55,7 +55,7 @@ export async function sandboxRun(ctx: RunContext, opts: Record<string, unknown>,
   }
   try {
     const { token } = await client.request<{ token: string; expiresAt?: number }>('POST', `/v1/sandboxes/${seg(name)}/tokens`, { ttlSeconds });
-    const code = await runSupervisor(ctx, client.target.url, name, token, o.isolation, command);
+    const code = await runSupervisor(client.target.url, client.target.caCertFile, name, token, o.isolation, command);
     process.exitCode = code;
   } finally {
     if (temporary) {
@@ -68,9 +68,10 @@ export async function sandboxRun(ctx: RunContext, opts: Record<string, unknown>,
   }
 }
 
-function runSupervisor(ctx: RunContext, gatewayUrl: string, sandbox: string, token: string, isolation: RunOptions['isolation'], command: string[]): Promise<number> {
+function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandbox: string, token: string, isolation: RunOptions['isolation'], command: string[]): Promise<number> {
   const argv = [supervisorBinPath(), '--gateway', gatewayUrl, '--sandbox', sandbox, '--token-fd', '3'];
-  if (isolation !== 'auto') argv.push('--isolation', isolation);
+  argv.push('--isolation', isolation);
+  if (caCertFile) argv.push('--gateway-ca', caCertFile);
   argv.push('--', ...command);
   const child = spawn(process.execPath, argv, {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
@@ -103,6 +104,5 @@ function runSupervisor(ctx: RunContext, gatewayUrl: string, sandbox: string, tok
         resolve(128 + n);
       } else resolve(code ?? 1);
     });
-    void ctx;
   });
 }

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHome, type Fakes, runCli, startFakes, startTestGateway, type TestGateway, type TestHome } from './testing-fixtures/harness.js';
+
+// What the child prints: its environment's keys and the values that matter, as JSON.
+const PROBE = [
+  '-e',
+  'const e=process.env;console.log(JSON.stringify({keys:Object.keys(e).sort(),base:e.ANTHROPIC_BASE_URL??null,home:e.HOME}));process.exit(Number(process.argv[1]??0))',
+];
+
+describe('sandbox run (CLI → supervisor, token on fd 3)', () => {
+  let home: TestHome;
+  let fakes: Fakes;
+  let gw: TestGateway;
+  const setupToken = () => fakes.tokens.issueLogin({ withRefreshToken: false }).accessToken;
+  beforeAll(async () => {
+    home = await createTestHome();
+    fakes = await startFakes();
+    gw = await startTestGateway(home, fakes);
+    const created = await runCli(['provider', 'create', '--name', 'plan', '--type', 'claude-plan', '--from-setup-token', '--no-verify', '--config', `ANTHROPIC_OAUTH_BASE_URL=${fakes.api.url}`], {
+      env: { ...home.env, CLAUDE_CODE_OAUTH_TOKEN: setupToken() },
+    });
+    expect(created.code, created.stderr).toBe(0);
+    const route = await runCli(['inference', 'set', '--provider', 'plan', '--no-verify'], { env: home.env });
+    expect(route.code, route.stderr).toBe(0);
+    const sandbox = await runCli(['sandbox', 'create', '--name', 'dev', '--provider', 'plan'], { env: home.env });
+    expect(sandbox.code, sandbox.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await fakes?.close();
+    await home?.cleanup();
+  });
+
+  it('runs the command as the sandbox child and exits with its code; no token in any argv or the child env', async () => {
+    const run = await runCli(['sandbox', 'run', 'dev', '--isolation', 'none', '--', process.execPath, ...PROBE, '7'], {
+      env: { ...home.env, OPENSHELL_ADMIN_TOKEN: await gw.adminToken() },
+    });
+    expect(run.code, run.stderr).toBe(7);
+    const line = run.stdout.split('\n').find((l) => l.startsWith('{'));
+    const child = JSON.parse(line ?? '{}') as { keys: string[]; base: string | null; home: string };
+    expect(child.base).toBe('https://inference.local');
+    expect(child.keys).not.toContain('OPENSHELL_ADMIN_TOKEN');
+    expect(child.keys).not.toContain('ANTHROPIC_OAUTH_TOKEN');
+    expect(child.home).toContain('sandboxes');
+    // Admin (osa_) and sandbox (oss_) tokens never sat in any process's command line.
+    expect(run.commandLines.filter((c) => /\bos[as]_/.test(c))).toEqual([]);
+    expect(run.commandLines.some((c) => c.includes('openshell-supervisor') && c.includes('--token-fd 3'))).toBe(true);
+  });
+
+  it('runs in a temporary sandbox with --provider and deletes it afterwards', async () => {
+    const run = await runCli(['sandbox', 'run', '--provider', 'plan', '--isolation', 'none', '--', process.execPath, ...PROBE, '0'], { env: home.env });
+    expect(run.code, run.stderr).toBe(0);
+    const name = /Created temporary sandbox (run-[0-9a-f]{8})/.exec(run.stderr)?.[1];
+    expect(name).toBeDefined();
+    expect(await gw.gateway.store.getSandbox(name as string)).toBeUndefined();
+    expect((await gw.gateway.store.listSandboxes()).map((s) => s.name)).toEqual(['dev']);
+  });
+
+  it('fails clearly for an unknown sandbox', async () => {
+    const run = await runCli(['sandbox', 'run', 'ghost', '--', 'true'], { env: home.env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("sandbox 'ghost' does not exist");
+  });
+});
