@@ -7,11 +7,13 @@ import {
   BUILTIN_INFERENCE_PROFILES,
   BUILTIN_PROVIDER_PROFILES,
   builtinCatalogue,
+  catalogueTypes,
   findProfileCredential,
   inferenceProfileFor,
   isInjectable,
   KNOWN_PROVIDER_TYPES,
   mergeProfileCatalogues,
+  normalizeProviderType,
   type ProviderProfile,
 } from './index.js';
 import { parseProviderProfileYamlFiles } from './yaml/index.js';
@@ -206,5 +208,8 @@ describe('mergeProfileCatalogues', () => {
     expect(catalogue.get('corp-git')?.id).toBe('corp-git');
     expect(builtinCatalogue().get('github')?.display_name).toBe('GitHub');
     expect(catalogue.size).toBe(builtinCatalogue().size + 1);
+    // An admin profile's id becomes a type the normalizer accepts.
+    expect(() => normalizeProviderType('Corp-Git')).toThrow(/unsupported provider type/);
+    expect(normalizeProviderType('Corp-Git', catalogueTypes(catalogue))).toBe('corp-git');
   });
 });

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { builtinCatalogue, KNOWN_PROVIDER_TYPES, PROVIDER_TYPE_ALIASES } from './index.js';
+import { builtinCatalogue, type CoreError, KNOWN_PROVIDER_TYPES, PROVIDER_TYPE_ALIASES } from './index.js';
 import { renderProviderTypeTable, TABLE_BEGIN, TABLE_END } from './testing-fixtures/provider-table.js';
+import { parseProviderProfileYaml } from './yaml/index.js';
 
 const DOC = join(import.meta.dirname, '../../../docs/sandboxes/manage-providers.mdx');
 
@@ -36,5 +37,29 @@ describe('docs/sandboxes/manage-providers.mdx', () => {
   ])('the %s row shows its keys, injectability and refresh', (type, cells) => {
     const row = table.split('\n').find((l) => l.startsWith(`| \`${type}\` |`));
     expect(row).toContain(cells);
+  });
+});
+
+describe('the custom-profile example of manage-providers.mdx', () => {
+  const text = readFileSync(DOC, 'utf8');
+  const example = /```yaml\n([\s\S]*?)```/.exec(text)?.[1] ?? '';
+  const shownError = /```\n(invalid_profile:[\s\S]*?)```/.exec(text)?.[1]?.trim() ?? '';
+
+  it('is a valid profile', () => {
+    expect(parseProviderProfileYaml(example, 'profiles/corp-git.yaml').id).toBe('corp-git');
+  });
+
+  it('produces exactly the error the page shows, once broken as the page describes', () => {
+    const broken = example
+      .replace('https://git.corp.example/oauth/token', 'http://git.corp.example/oauth/token')
+      .replace('credentials: [token]', 'credentials: [tokn]');
+    let caught: CoreError | undefined;
+    try {
+      parseProviderProfileYaml(broken, 'profiles/corp-git.yaml');
+    } catch (err) {
+      caught = err as CoreError;
+    }
+    expect(shownError).not.toBe('');
+    expect(`${caught?.code}: ${caught?.message}`).toBe(shownError);
   });
 });
