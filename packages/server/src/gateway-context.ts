@@ -23,6 +23,8 @@ export interface GatewayContext {
   readonly name: string;
   /** Cap of `waitSeconds` on the bundle long-poll. */
   readonly maxWaitSeconds: number;
+  /** The gateway's URL once listening. */
+  readonly url: () => string | undefined;
   /** Abort signal fired when the gateway starts closing (releases long polls). */
   readonly closing: AbortSignal;
 }

@@ -16,6 +16,7 @@ import { createRefreshEngine, type RefreshEngine, refreshRoutes } from './refres
 import { registeringStore } from './registering-store.js';
 import { registerInferenceRoutes } from './routes/inference-routes.js';
 import { registerProfileRoutes } from './routes/profiles.js';
+import { registerProviderVerifyRoute } from './routes/provider-verify.js';
 import { registerProviderRoutes } from './routes/providers.js';
 import { registerSandboxApiRoutes } from './routes/sandbox-api.js';
 import { registerSandboxRoutes } from './routes/sandboxes.js';
@@ -129,6 +130,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     throw err;
   }
 
+  let url: string | undefined;
   const closingController = new AbortController();
   const hub = new ChangeHub(store);
   const adminTokens = new AdminTokenCache(store);
@@ -150,6 +152,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     name,
     maxWaitSeconds: options.maxWaitSeconds ?? 60,
     closing: closingController.signal,
+    url: () => url,
   };
 
   const refreshEngine =
@@ -197,6 +200,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   registerSystemRoutes(app, ctx, refreshEngine === undefined ? [] : [() => refreshEngine.metrics()]);
   registerProfileRoutes(app, ctx);
   registerProviderRoutes(app, ctx);
+  registerProviderVerifyRoute(app, ctx);
   registerInferenceRoutes(app, ctx);
   registerSandboxRoutes(app, ctx);
   registerSandboxApiRoutes(app, ctx);
@@ -222,7 +226,6 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     await store.close();
   });
 
-  let url: string | undefined;
   let closed = false;
   return {
     app,

@@ -1,9 +1,20 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { writeAdminTokenFile } from '../admin-token-file.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import type { GaugeFamily } from '../metrics.js';
 import { ADMIN_TOKEN_PREFIX, generateToken, hashToken } from '../tokens.js';
+
+/** This package's version (read once; the file sits one level above both src/ and dist/). */
+const GATEWAY_VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
 
 /** Extra exposition text another component contributes to `/metrics` (e.g. the refresh engine). */
 export type MetricsSource = () => Promise<string> | string;
@@ -60,6 +71,25 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: GatewayContext, 
       if (extra.trim() !== '') text += extra.endsWith('\n') ? extra : `${extra}\n`;
     }
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+  });
+
+  /** What `openshell gateway status` shows: name, version, store, URL and refresh health. */
+  app.get('/v1/gateway', async () => {
+    const states = await ctx.store.listRefreshStates();
+    const count = (status: string) => states.filter((s) => s.status === status).length;
+    const url = ctx.url();
+    return {
+      name: ctx.name,
+      version: GATEWAY_VERSION,
+      store: ctx.store.dialect,
+      ...(url === undefined ? {} : { url }),
+      refresh: {
+        total: states.length,
+        healthy: count('configured') + count('refreshed'),
+        error: count('error'),
+        reauthRequired: count('reauth_required'),
+      },
+    };
   });
 
   /**
