@@ -35,6 +35,8 @@ export interface RouteResolutionContext {
   readonly fingerprint: (value: string) => string;
   /** Whether the gateway refreshes this credential (refresh configured); defaults to the profile's refresh block. */
   readonly isRefreshable?: ((providerName: string, key: string) => boolean) | undefined;
+  /** Why a credential cannot be refreshed (the refresh status's secret-free `lastError`), for expiry messages. */
+  readonly refreshProblem?: ((providerName: string, key: string) => string | undefined) | undefined;
   /** Inference profile lookup; defaults to core's built-ins. */
   readonly inferenceProfile?: ((type: string) => InferenceProfile | undefined) | undefined;
 }
@@ -113,8 +115,11 @@ export function resolveBundleRoute(
     }
     const expiresAt = provider.credentialExpiresAt[selected.key];
     if (expiresAt !== undefined && expiresAt > 0 && expiresAt <= ctx.now) {
+      const problem = ctx.refreshProblem?.(provider.name, selected.key);
       throw unusable(
-        `the credential ${selected.key} of provider '${provider.name}' expired at ${new Date(expiresAt).toISOString()}; rotate it (openshell provider refresh rotate ${provider.name}) or update it`,
+        `the credential ${selected.key} of provider '${provider.name}' expired at ${new Date(expiresAt).toISOString()}; ${
+          problem === undefined ? `rotate it (openshell provider refresh rotate ${provider.name}) or update it` : `its refresh needs attention: ${problem}`
+        }`,
       );
     }
     credentialKey = selected.key;

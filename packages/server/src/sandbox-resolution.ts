@@ -18,6 +18,15 @@ export function toProviderForRoute(p: ProviderRecord): ProviderForRoute {
   };
 }
 
+/** Secret-free reasons why a provider's credentials are not being refreshed (`reauth_required` / `error`). */
+export async function refreshProblems(ctx: GatewayContext, provider: string): Promise<(p: string, key: string) => string | undefined> {
+  const problems = new Map<string, string>();
+  for (const s of await ctx.store.listRefreshStates(provider)) {
+    if ((s.status === 'reauth_required' || s.status === 'error') && s.lastError !== undefined) problems.set(`${s.provider}\0${s.key}`, s.lastError);
+  }
+  return (p, key) => problems.get(`${p}\0${key}`);
+}
+
 /** The current record of a sandbox; `invalid_token` when it was deleted (its tokens died with it). */
 export async function currentSandbox(ctx: GatewayContext, name: string): Promise<SandboxRecord> {
   const sandbox = await ctx.store.getSandbox(name);
@@ -36,22 +45,28 @@ async function boundProviders(ctx: GatewayContext, sandbox: SandboxRecord): Prom
   return out;
 }
 
-/** Credentials the gateway refreshes (refresh configured and not waiting for re-authentication). */
-async function refreshableKeys(ctx: GatewayContext, providers: readonly ProviderRecord[]): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** Refresh facts of the bound providers: which credentials are refreshed, and why some cannot be. */
+async function refreshFacts(ctx: GatewayContext, providers: readonly ProviderRecord[]) {
+  const refreshable = new Set<string>();
+  const problems = new Map<string, string>();
   for (const p of providers) {
     for (const s of await ctx.store.listRefreshStates(p.name)) {
-      if (s.status !== 'reauth_required') keys.add(`${s.provider}\0${s.key}`);
+      const key = `${s.provider}\0${s.key}`;
+      if (s.status !== 'reauth_required') refreshable.add(key);
+      if ((s.status === 'reauth_required' || s.status === 'error') && s.lastError !== undefined) problems.set(key, s.lastError);
     }
   }
-  return keys;
+  return {
+    isRefreshable: (provider: string, key: string) => refreshable.has(`${provider}\0${key}`),
+    refreshProblem: (provider: string, key: string) => problems.get(`${provider}\0${key}`),
+  };
 }
 
 /** The route bundle of a sandbox, freshly resolved from the store. */
 export async function sandboxBundle(ctx: GatewayContext, sandboxName: string): Promise<RouteBundle> {
   const sandbox = await currentSandbox(ctx, sandboxName);
   const providers = await boundProviders(ctx, sandbox);
-  const refreshable = await refreshableKeys(ctx, providers);
+  const facts = await refreshFacts(ctx, providers);
   const routes = await ctx.store.listRoutes();
   const { bundle, skipped } = buildRouteBundle({
     routes,
@@ -60,7 +75,7 @@ export async function sandboxBundle(ctx: GatewayContext, sandboxName: string): P
     ctx: {
       now: ctx.now(),
       fingerprint: fingerprintSecret,
-      isRefreshable: (provider, key) => refreshable.has(`${provider}\0${key}`),
+      ...facts,
     },
   });
   for (const s of skipped) {

@@ -121,6 +121,26 @@ describe('PUT /v1/inference/routes/:route refusals', () => {
     expect(res.json.error.message).toMatch(message);
   });
 
+  it('names the refresh problem when an expired credential cannot be refreshed', async () => {
+    await t.call('POST', '/v1/providers', {
+      body: { name: 'p', type: 'anthropic-oauth', credentials: { ANTHROPIC_OAUTH_TOKEN: GOOD }, credentialExpiresAt: { ANTHROPIC_OAUTH_TOKEN: Date.now() - 1000 } },
+    });
+    const store = t.gw.store;
+    await store.putRefreshConfig({ provider: 'p', key: 'ANTHROPIC_OAUTH_TOKEN', strategy: 'oauth2_refresh_token', material: { refresh_token: 'sk-ant-ort01-expired-route-0001' } });
+    const begun = await store.beginRefresh('p', 'ANTHROPIC_OAUTH_TOKEN', 'test-owner', 60_000);
+    expect(begun.outcome).toBe('acquired');
+    await store.failRefresh('p', 'ANTHROPIC_OAUTH_TOKEN', {
+      owner: 'test-owner',
+      expectedConfigVersion: begun.state.configVersion,
+      status: 'reauth_required',
+      lastError: 'invalid_grant: run openshell provider update p --from-claude-login',
+      consecutiveFailures: 1,
+    });
+    const res = await t.call('PUT', '/v1/inference/routes/inference.local', { body: { provider: 'p', verify: false } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(/its refresh needs attention: invalid_grant: run openshell provider update p --from-claude-login/);
+  });
+
   it('validates the body', async () => {
     await plan('plan', GOOD);
     for (const body of [{}, { provider: 'plan', timeoutSeconds: 0 }, { provider: 'plan', model: '' }, { provider: 'plan', verify: 'no' }, { provider: 'plan', x: 1 }]) {

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import { routeView } from '../provider-view.js';
 import { resolveBundleRoute } from '../route-resolution.js';
-import { toProviderForRoute } from '../sandbox-resolution.js';
+import { refreshProblems, toProviderForRoute } from '../sandbox-resolution.js';
 import { StoreError } from '../store/index.js';
 import { parseRequest } from '../validation.js';
 import { resourceName, resourceVersion } from './schemas.js';
@@ -47,7 +47,7 @@ export function registerInferenceRoutes(app: FastifyInstance, ctx: GatewayContex
       { name, provider: provider.name, model: body.model, timeoutSeconds: body.timeoutSeconds },
       toProviderForRoute(provider),
       ctx.catalogue.profiles.get(provider.type),
-      { now: ctx.now(), fingerprint: fingerprintSecret },
+      { now: ctx.now(), fingerprint: fingerprintSecret, refreshProblem: await refreshProblems(ctx, provider.name) },
     );
     let verification: Record<string, unknown> = { performed: false };
     if (body.verify) {

@@ -4,7 +4,7 @@ import { fingerprintSecret } from '../crypto/index.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayContext } from '../gateway-context.js';
 import { resolveBundleRoute } from '../route-resolution.js';
-import { toProviderForRoute } from '../sandbox-resolution.js';
+import { refreshProblems, toProviderForRoute } from '../sandbox-resolution.js';
 import { parseRequest } from '../validation.js';
 import { DEFAULT_ROUTE_NAME } from './inference-routes.js';
 import { resourceName } from './schemas.js';
@@ -36,7 +36,7 @@ export function registerProviderVerifyRoute(app: FastifyInstance, ctx: GatewayCo
       { name: body.route ?? DEFAULT_ROUTE_NAME, provider: provider.name, model: body.model },
       toProviderForRoute(provider),
       ctx.catalogue.profiles.get(provider.type),
-      { now: ctx.now(), fingerprint: fingerprintSecret },
+      { now: ctx.now(), fingerprint: fingerprintSecret, refreshProblem: await refreshProblems(ctx, provider.name) },
     );
     const result = await ctx.probe(route);
     request.log.info({ provider: name, status: result.status }, 'provider verified');
