@@ -152,6 +152,8 @@ describe('inference and sandbox commands', () => {
     const verifyFail = await runCli(['inference', 'set', '--route', 'probe', '--provider', 'openai', '--model', 'gpt-4.1'], { env: home.env });
     expect(verifyFail.code).toBe(1);
     expect(verifyFail.stderr).toContain('Error:');
+    expect(verifyFail.stderr).toContain('Nothing was saved');
+    expect(verifyFail.stderr).not.toContain('verify: false');
     const del = await runCli(['inference', 'delete', '-o', 'json'], { env: home.env });
     expect(json(del)).toEqual({ deleted: true, route: 'inference.local' });
     const gone = await runCli(['inference', 'get'], { env: home.env });

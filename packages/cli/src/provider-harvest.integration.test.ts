@@ -261,6 +261,8 @@ describe('provider create --from-claude-login: rollback', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("failed to verify the credential for provider 'rb-verify'");
+    expect(run.stderr).toContain("rejected the credential of provider 'rb-verify' with 401");
+    expect(run.stderr).toContain('--no-verify');
     expect(run.stderr).toContain('The provider was rolled back (deleted)');
     expect(await providerExists('rb-verify')).toBe(false);
     expect(fakes.tokens.calls.length).toBe(calls);

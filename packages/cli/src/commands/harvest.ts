@@ -229,8 +229,9 @@ function pick(o: Record<string, unknown>, keys: readonly string[]): Record<strin
   return Object.fromEntries(keys.filter((k) => v[k] !== undefined).map((k) => [k, v[k]]));
 }
 
+/** The inner error's message, with the API's `verify: false` spelled as the CLI flag. */
 function innerMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return (err instanceof Error ? err.message : String(err)).replace(/\bverify: false\b/g, '--no-verify');
 }
 
 /** `provider create --from-claude-login | --oauth-login | --from-setup-token`, with rollback. */

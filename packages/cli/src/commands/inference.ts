@@ -1,8 +1,8 @@
 import type { ApiRoute } from '../api-types.js';
-import { usageError } from '../cli-error.js';
+import { CliError, usageError } from '../cli-error.js';
 import type { RunContext } from '../context.js';
 import { formatTime, keyValueLines, renderTable } from '../format.js';
-import { seg } from '../gateway-client.js';
+import { GatewayApiError, seg } from '../gateway-client.js';
 
 /** The CLI's stable JSON shape of a route. */
 function routeJson(r: ApiRoute): Record<string, unknown> {
@@ -40,6 +40,11 @@ export async function inferenceSet(ctx: RunContext, opts: Record<string, unknown
     progress?.succeed('Verified');
   } catch (err) {
     progress?.fail('Verification failed');
+    if (err instanceof GatewayApiError && (err.code === 'verification_failed' || err.code === 'upstream_unreachable')) {
+      throw new CliError(err.code, err.message.replace(/\bverify: false\b/g, '--no-verify'), {
+        hint: `Nothing was saved. Fix the provider (\`openshell provider get ${o.provider}\`), or set the route without the probe using --no-verify.`,
+      });
+    }
     throw err;
   }
   const verification = saved.verification ?? { performed: false };
