@@ -51,6 +51,12 @@ export const ROUTER_ERROR_CODES = {
     description: "The route's credential is past its expiry and no fresh one was available; it was not sent.",
     fix: 'Check the credential with `openshell provider refresh status <provider>`; if it says reauth_required, run the command it names.',
   },
+  reauth_required: {
+    status: 401,
+    description:
+      "The upstream rejected the route's credential and the caller's hook says no fresh one can come without a person (the refresh grant was revoked or expired); the message names the fix.",
+    fix: 'Run the command in the message, for example `openshell provider update <provider> --from-claude-login`.',
+  },
   upstream_connect_failed: {
     status: 502,
     description: 'The router could not connect to the upstream (refused, unreachable, DNS or TLS failure).',

@@ -139,6 +139,22 @@ describe('401 credential retry', () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it('answers reauth_required in the protocol shape when the hook refuses (no fresh credential without a person)', async () => {
+    const route = oauthRoute(`${upstream.url}/v1`);
+    const fix = 'run `openshell provider update claude-plan --from-claude-login`';
+    const { res, result } = await run(route, { rejected: () => ({ refuse: { message: fix } }) }, '{}');
+    expect(res.status).toBe(401);
+    expect(res.headers['x-openshell-error']).toBe('reauth_required');
+    expect(JSON.parse(res.body.toString())).toEqual({
+      type: 'error',
+      error: { type: 'authentication_error', message: expect.stringContaining("provider 'claude-plan' needs re-authorization") },
+    });
+    expect(res.body.toString()).toContain('openshell provider update claude-plan --from-claude-login');
+    expect(res.body.toString()).not.toContain(TEST_OAUTH_TOKEN);
+    expect(upstream.requests).toHaveLength(1);
+    expect(result.error?.code).toBe('reauth_required');
+  });
+
   it('relays the original 401 when the hook throws', async () => {
     const route = oauthRoute(`${upstream.url}/v1`);
     const { res } = await run(
@@ -213,6 +229,15 @@ describe('credential expiry', () => {
     );
     expect(res.status).toBe(200);
     expect(upstream.requests.map((r) => linesOf(r.rawHeaders, 'authorization'))).toEqual([[`Bearer ${FRESH_TOKEN}`]]);
+  });
+
+  it('answers reauth_required when the expiry hook refuses', async () => {
+    const route = oauthRoute(`${upstream.url}/v1`, { credential: { fingerprint: 'fp-old', refreshable: false, expiresAt: NOW - 1 } });
+    const { res } = await run(route, { now: () => NOW, expired: () => ({ refuse: { message: 'run `openshell provider update claude-plan --oauth-login`' } }) }, '{}');
+    expect(res.status).toBe(401);
+    expect(res.headers['x-openshell-error']).toBe('reauth_required');
+    expect(res.body.toString()).toContain('--oauth-login');
+    expect(upstream.requests).toHaveLength(0);
   });
 
   it('refuses a "fresh" route that is still expired', async () => {

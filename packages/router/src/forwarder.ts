@@ -14,8 +14,29 @@ export const DEFAULT_MAX_HELD_RESPONSE_BYTES = 64 * 1024;
 /** Default bound on a buffered probe response. */
 export const DEFAULT_MAX_PROBE_RESPONSE_BYTES = 1024 * 1024;
 
+/**
+ * A credential hook's refusal: the caller knows no fresh credential will come without a person (for
+ * example the gateway's refresh state is `reauth_required`). The client gets a `reauth_required` error
+ * in the protocol's shape carrying `message` (which must be secret-free and should name the fix),
+ * instead of the upstream's raw 401 or a generic expiry error.
+ */
+export interface CredentialRefusal {
+  readonly refuse: { readonly message: string };
+}
+
+/** What a credential hook answers: a fresh route, a refusal, or undefined for "nothing new". */
+export type RouteRefreshAnswer = BundleRoute | CredentialRefusal | undefined;
+
 /** A caller hook that may supply a fresh route (for example after asking the gateway). */
-export type RouteRefreshHook = (route: BundleRoute) => BundleRoute | undefined | Promise<BundleRoute | undefined>;
+export type RouteRefreshHook = (route: BundleRoute) => RouteRefreshAnswer | Promise<RouteRefreshAnswer>;
+
+function isRefusal(answer: RouteRefreshAnswer): answer is CredentialRefusal {
+  return answer !== undefined && 'refuse' in answer;
+}
+
+function refusalError(route: BundleRoute, refusal: CredentialRefusal): RouterError {
+  return new RouterError('reauth_required', `provider '${route.providerName}' needs re-authorization: ${refusal.refuse.message}`);
+}
 
 /** Settings of {@link createForwarder}. */
 export interface ForwarderSettings {
@@ -148,8 +169,11 @@ function isEventStream(contentType: string | string[] | undefined): boolean {
   return v?.toLowerCase().startsWith('text/event-stream') === true;
 }
 
-/** Writes a router error to a response that has not started yet. */
-function sendError(res: ServerResponse, shape: ErrorShape, error: RouterError, close = false): number {
+/**
+ * Answers a router error in the protocol's shape (with `x-openshell-error: <code>`) on a response that
+ * has not started; returns the status sent, or 0 when the response had already started or closed.
+ */
+export function sendRouterError(res: ServerResponse, shape: ErrorShape, error: RouterError, close = false): number {
   if (res.headersSent || res.destroyed) return 0;
   const body = errorBody(shape, error);
   const headers: string[] = [
@@ -345,11 +369,11 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
   const hookTimeoutMs = settings.hookTimeoutMs ?? 10_000;
 
   /** Calls a credential hook, bounded in time; a throw or a timeout reads as "no fresh route". */
-  async function callHook(hook: RouteRefreshHook | undefined, route: BundleRoute): Promise<BundleRoute | undefined> {
+  async function callHook(hook: RouteRefreshHook | undefined, route: BundleRoute): Promise<RouteRefreshAnswer> {
     if (hook === undefined) return undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
+      return await Promise.race<RouteRefreshAnswer>([
         Promise.resolve().then(() => hook(route)),
         new Promise<undefined>((resolve) => {
           timer = setTimeout(() => resolve(undefined), hookTimeoutMs);
@@ -390,6 +414,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     const expiresAt = route.credential.expiresAt;
     if (expiresAt === undefined || now() < expiresAt) return route;
     const fresh = await callHook(settings.onCredentialExpired, route);
+    if (isRefusal(fresh)) throw refusalError(route, fresh);
     if (fresh !== undefined && (fresh.credential.expiresAt === undefined || now() < fresh.credential.expiresAt)) return fresh;
     throw new RouterError(
       'credential_expired',
@@ -433,7 +458,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     let attempts = 0;
     let current = route;
     const fail = (error: RouterError, close = false): ForwardResult => ({
-      status: client.gone ? 0 : sendError(res, shape, error, close),
+      status: client.gone ? 0 : sendRouterError(res, shape, error, close),
       attempts,
       error,
       route: current,
@@ -475,6 +500,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
         const held = outcome;
         const fresh = client.gone ? undefined : await callHook(settings.onCredentialRejected, current);
         if (client.gone) return { status: 0, attempts, route: current };
+        if (isRefusal(fresh)) return fail(refusalError(current, fresh));
         // The same credential again is not a fresh one: retrying would only repeat the 401.
         if (fresh === undefined || fresh.auth.value === current.auth.value) {
           res.writeHead(401, held.statusText ?? 'Unauthorized', held.headers);
