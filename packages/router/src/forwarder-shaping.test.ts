@@ -34,18 +34,16 @@ afterAll(async () => {
 const VERTEX_BASE = '/v1/projects/p-1/locations/us-east5/publishers/anthropic/models';
 
 function vertexRoute(): BundleRoute {
-  const base = oauthRoute(`${upstream.url}${VERTEX_BASE}`, {
+  return oauthRoute(`${upstream.url}${VERTEX_BASE}`, {
     providerName: 'vertex',
     providerType: 'google-vertex-ai',
     protocols: ['anthropic_messages', 'model_discovery'],
     model: 'claude-sonnet-4@20250514',
     modelInPath: true,
     headerPolicy: { required: [], defaults: {}, passthrough: ['anthropic-beta', 'anthropic-version'] },
+    requestPathOverride: ':rawPredict',
     credential: { fingerprint: 'fp-vertex', refreshable: true },
   });
-  // Set after schema validation: core's bundle schema does not accept a `:` suffix override yet
-  // (requested on the coordination board); upstream's Vertex routes use exactly this shape.
-  return { ...base, requestPathOverride: ':rawPredict' };
 }
 
 describe('Anthropic on Vertex AI', () => {
