@@ -96,15 +96,15 @@ function listen(port, onConnection) {
   });
 }
 
-await listen(80, (client) => {
+const onHttp = (client) => {
   client.pause();
   openUpstream(config.httpSocket, '', (up) => {
     splice(client, up);
     client.resume();
   }, () => client.destroy());
-});
+};
 
-await listen(443, (client) => {
+const onHttps = (client) => {
   client.pause();
   client.on('error', () => client.destroy());
   const connect = 'CONNECT inference.local:443 HTTP/1.1\r\nHost: inference.local:443\r\n\r\n';
@@ -130,7 +130,19 @@ await listen(443, (client) => {
     };
     up.on('data', onData);
   }, () => client.destroy());
-});
+};
+
+// Ports 80 and 443 need CAP_NET_BIND_SERVICE in the namespace, which bwrap gives only when run as
+// root. Without them the transparent path is off, and the supervisor gives Node children a fetch
+// preload instead; clients that honour proxy variables are unaffected.
+for (const [port, handler] of [
+  [80, onHttp],
+  [443, onHttps],
+]) {
+  await listen(port, handler).catch((err) => {
+    if (config.requireTransparent) fail(`cannot listen on 127.0.0.1:${port} (${err.code ?? err.message})`);
+  });
+}
 
 await listen(config.proxyPort, (client) => {
   client.pause();

@@ -76,6 +76,8 @@ export interface BwrapLayout {
   readonly hide: readonly string[];
   /** Host paths bound read-write at the same path inside (sandbox HOME, TMPDIR, run dir). */
   readonly bind: readonly string[];
+  /** Host paths bound read-only at the same path inside (e.g. undici for the fetch preload). */
+  readonly roBind?: readonly string[];
   /** Generated hosts file that maps inference.local to 127.0.0.1. */
   readonly hostsFile: string;
   /** The relay script and the node binary, bound read-only under /run/openshell. */
@@ -108,6 +110,7 @@ export function buildBwrapArgs(layout: BwrapLayout): string[] {
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   for (const path of outermostPaths(['/tmp', '/var/tmp', '/run', ...layout.hide])) args.push('--tmpfs', path);
   for (const path of [...new Set(layout.bind.map((p) => resolve(p)))]) args.push('--bind', path, path);
+  for (const path of [...new Set((layout.roBind ?? []).map((p) => resolve(p)))]) args.push('--ro-bind', path, path);
   args.push(
     '--ro-bind', layout.hostsFile, '/etc/hosts',
     '--ro-bind', layout.relayScript, NAMESPACE_RELAY,

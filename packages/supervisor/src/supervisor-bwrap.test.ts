@@ -1,12 +1,24 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIsolation } from './isolation.js';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';
-import { canary, ENV_DUMP, PACKAGE_DIR } from './testing-fixtures/harness.js';
+import { canary, ENV_DUMP, PACKAGE_DIR, SDK_CLIENT } from './testing-fixtures/harness.js';
+
+const RUN_HARNESS = new URL('./testing-fixtures/run-harness.ts', import.meta.url).pathname;
+
+async function findOnPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = `${dir}/${name}`;
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
+}
 
 const available = await resolveIsolation('bwrap').then(
   () => true,
@@ -74,5 +86,36 @@ describe.skipIf(!available)('runSupervisor with --isolation bwrap', () => {
       for (const c of seen.cmdlines) expect(c).toMatch(/bwrap|netns-relay\.mjs|env-dump\.mjs/);
       expect(await canaryScan([res.stdout ?? '', res.stderr ?? ''], [hostSecret, gatewaySecret, h.sandboxToken, h.upstreamToken])).toEqual([]);
     });
+  });
+});
+
+/** True when we can run this package's files as user 65534 (root, setpriv, a world-readable checkout). */
+async function canRunAsNobody(): Promise<boolean> {
+  if (!available || process.getuid?.() !== 0 || (await findOnPath('setpriv')) === undefined) return false;
+  const probe = `test -r ${RUN_HARNESS} && test -r ${PACKAGE_DIR}node_modules/tsx/package.json && test -w /tmp`;
+  return promisify(execFile)('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'sh', '-c', probe]).then(
+    () => true,
+    () => false,
+  );
+}
+const canSwitchUser = await canRunAsNobody();
+if (available && !canSwitchUser) console.log('[supervisor] skipping the unprivileged bwrap check: it needs root, setpriv and a checkout user 65534 can read');
+
+describe.skipIf(!canSwitchUser)('bwrap run by an unprivileged user', () => {
+  it('works without ports 80/443 in the namespace: curl via the proxy variables, the SDK via the fetch preload', { timeout: 60_000 }, async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--conditions=source', '--import', 'tsx', RUN_HARNESS, 'bwrap', 'sh', '-c', `curl -sS --fail-with-body https://inference.local/v1/models -H 'anthropic-version: 2023-06-01' >/dev/null && echo curl-ok; ${process.execPath} ${SDK_CLIENT} unprivileged`],
+      { cwd: PACKAGE_DIR, env: { PATH: process.env.PATH ?? '', HOME: '/tmp' }, timeout: 50_000 },
+    );
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT ')) ?? '';
+    const result = JSON.parse(line.slice('RESULT '.length)) as { exitCode: number; stdout: string; logs: string; upstream: number };
+    expect(result.exitCode).toBe(0);
+    expect(result.logs).toContain('bwrap runs unprivileged');
+    const [curlLine, sdkLine] = result.stdout.trim().split('\n');
+    expect(curlLine).toBe('curl-ok');
+    expect(JSON.parse(sdkLine ?? '')).toMatchObject({ nonStreaming: { text: 'You said: unprivileged' }, streaming: { text: 'You said: unprivileged' } });
+    expect(result.upstream).toBe(3);
   });
 });

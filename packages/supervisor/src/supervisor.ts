@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Secret } from '@openshell/core';
 import { createBundleSync } from './bundle-sync.js';
 import { buildChildEnvironment } from './child-env.js';
@@ -180,6 +181,20 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       proxyUrl = auth.proxyUrl(host, port);
     }
 
+    // Unprivileged bwrap cannot give the relay ports 80/443 (see relay/netns-relay.mjs): Node
+    // children then get the fetch preload inside the namespace too, with undici bound read-only.
+    const unprivileged = typeof process.getuid === 'function' && process.getuid() !== 0;
+    let nodePreload: string | undefined = isolation.mode === 'none' ? NODE_FETCH_PRELOAD : undefined;
+    const roBind: string[] = [];
+    if (isolation.mode === 'bwrap' && unprivileged) {
+      const undiciEntry = createRequire(import.meta.url).resolve('undici');
+      const template = await readFile(NODE_FETCH_PRELOAD, 'utf8');
+      nodePreload = join(ws.runDir, 'node-fetch-proxy.mjs');
+      await writeFile(nodePreload, template.replace("from 'undici'", `from '${pathToFileURL(undiciEntry).href}'`), { mode: 0o644 });
+      roBind.push(dirname(undiciEntry));
+      log.info('bwrap runs unprivileged: no transparent inference.local on ports 80/443; Node children get the fetch preload');
+    }
+
     const { env: childEnv, ignored } = buildChildEnvironment({
       hostEnv,
       home: ws.home,
@@ -189,7 +204,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       proxyUrl,
       caCertFile: ws.caCertFile,
       caBundleFile: ws.caBundleFile,
-      ...(isolation.mode === 'none' ? { nodePreload: NODE_FETCH_PRELOAD } : {}),
+      ...(nodePreload !== undefined ? { nodePreload } : {}),
     });
     if (ignored.length > 0) log.warn('ignored variables that only the supervisor may set', { keys: ignored.join(',') });
 
@@ -211,12 +226,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     if (isolation.mode === 'bwrap' && sockets !== undefined) {
       const hostsFile = join(ws.runDir, 'hosts');
       await writeFile(hostsFile, sandboxHostsFile(), { mode: 0o644 });
-      const bwrapArgs = buildBwrapArgs({ hide, bind, hostsFile, relayScript: NETNS_RELAY_SCRIPT, nodeBinary: process.execPath, cwd, command: [file, ...args] });
+      const bwrapArgs = buildBwrapArgs({ hide, bind, roBind, hostsFile, relayScript: NETNS_RELAY_SCRIPT, nodeBinary: process.execPath, cwd, command: [file, ...args] });
       child = spawn(isolation.bwrap, bwrapArgs, { env: childEnv, stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'] });
       control = child.stdio[3] as Writable;
       control.on('error', () => undefined);
       // The relay's configuration: the nonce travels on this pipe only.
-      control.write(`${JSON.stringify({ nonce: auth.revealNonce(), proxySocket: sockets.proxySocket, httpSocket: sockets.httpSocket, proxyPort: NAMESPACE_PROXY_PORT })}\n`);
+      control.write(`${JSON.stringify({ nonce: auth.revealNonce(), proxySocket: sockets.proxySocket, httpSocket: sockets.httpSocket, proxyPort: NAMESPACE_PROXY_PORT, requireTransparent: !unprivileged })}\n`);
     } else {
       child = spawn(file, args, { env: childEnv, cwd, stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit'] });
     }
