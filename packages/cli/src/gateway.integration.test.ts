@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHome, type Fakes, json, runCli, startFakes, type TestHome, writeProfilesDir } from './testing-fixtures/harness.js';
+import { CLI_BIN, createTestHome, type Fakes, json, runCli, startFakes, type TestHome, writeProfilesDir } from './testing-fixtures/harness.js';
 
 function alive(pid: number): boolean {
   try {
@@ -55,7 +56,16 @@ describe('gateway start --detach | status | list | add | use | stop', () => {
 
     const status = await runCli(['gateway', 'status', '-o', 'json'], { env: home.env });
     expect(status.code, status.stderr).toBe(0);
-    expect(json(status)).toMatchObject({ name: 'local', url: started.url, via: 'active', reachable: true, ready: true, store: 'sqlite' });
+    expect(json(status)).toMatchObject({
+      name: 'local',
+      url: started.url,
+      via: 'active',
+      reachable: true,
+      ready: true,
+      store: 'sqlite',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      refresh: { total: 0, healthy: 0, error: 0, reauthRequired: 0 },
+    });
     const statusTable = await runCli(['gateway', 'status'], { env: home.env });
     expect(statusTable.stdout).toContain('ready');
     expect(statusTable.stdout).toContain(started.url);
@@ -98,5 +108,45 @@ describe('gateway start --detach | status | list | add | use | stop', () => {
     const stopAgain = await runCli(['gateway', 'stop'], { env: home.env });
     expect(stopAgain.code).toBe(1);
     expect(stopAgain.stderr).toContain('no detached gateway is running');
+  });
+});
+
+describe('gateway start in the foreground', () => {
+  it('serves until SIGINT, registered under its name, then stops cleanly with exit 0', async () => {
+    const home = await createTestHome();
+    const child = spawn(process.execPath, [CLI_BIN, 'gateway', 'start', '--name', 'fg', '--listen', '127.0.0.1:0', '--log-level', 'warn'], {
+      env: home.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => {
+        stderr += c;
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line in 30 s; stderr: ${stderr}`)), 30_000);
+        child.stdout.setEncoding('utf8').on('data', (c: string) => {
+          stdout += c;
+          const m = /Gateway 'fg' listening on (\S+)/.exec(stdout);
+          if (m?.[1]) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`gateway start exited early (${code}): ${stderr}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const list = await runCli(['--gateway', 'fg', 'provider', 'list', '-o', 'json'], { env: home.env });
+      expect(list.code, list.stderr).toBe(0);
+      expect(json(list)).toEqual({ providers: [] });
+      expect((await readFile(join(home.xdgConfig, 'openshell', 'active'), 'utf8')).trim()).toBe('fg');
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGINT');
+      expect(await exit).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await home.cleanup();
+    }
   });
 });

@@ -260,10 +260,12 @@ function parseRefreshMetrics(text: string): Record<string, number> | undefined {
 export async function gatewayStatus(ctx: RunContext): Promise<void> {
   const target = await resolveGateway(ctx.env, ctx.globals.gateway);
   const client = createGatewayClient(target);
-  let ready: { status?: string; store?: string } | undefined;
+  let ready: { status?: string; store?: string; version?: string } | undefined;
+  let health: { version?: string } | undefined;
   let problem: string | undefined;
   try {
     ready = await client.request('GET', '/readyz', undefined, { timeoutMs: 5000 });
+    health = await client.request<{ version?: string }>('GET', '/healthz', undefined, { timeoutMs: 5000 }).catch(() => undefined);
   } catch (err) {
     problem = err instanceof Error ? err.message : String(err);
   }
@@ -287,7 +289,7 @@ export async function gatewayStatus(ctx: RunContext): Promise<void> {
     via: target.via,
     reachable: ready !== undefined,
     ready: ready?.status === 'ready',
-    version: typeof info?.version === 'string' ? info.version : null,
+    version: [info?.version, ready?.version, health?.version].find((v): v is string => typeof v === 'string') ?? null,
     store: ready?.store ?? (typeof info?.store === 'string' ? info.store : null),
     refresh: refresh ?? null,
     ...(problem ? { error: problem } : {}),
@@ -308,7 +310,7 @@ export async function gatewayStatus(ctx: RunContext): Promise<void> {
         ['Refresh', refreshText],
       ]),
     );
-    if ((refresh?.reauth_required ?? 0) > 0) {
+    if ((refresh?.reauthRequired ?? refresh?.reauth_required ?? 0) > 0) {
       ctx.out.warn('Some credentials need a new login: see `openshell provider refresh status NAME`.');
     }
   }
