@@ -260,7 +260,8 @@ export async function harvestIntoNew(ctx: RunContext, client: GatewayClient, opt
     if (!(err instanceof StageError)) throw err;
     throw await rollback(ctx, client, created.name, err, opts.kind);
   }
-  const current = (await client.requestOptional<ApiProvider>('GET', `/v1/providers/${seg(created.name)}`)) ?? created;
+  // Re-read for the fresh fingerprint and expiry (a rotation may have replaced the token); the provider is complete either way.
+  const current = (await client.requestOptional<ApiProvider>('GET', `/v1/providers/${seg(created.name)}`).catch(() => undefined)) ?? created;
   report(ctx, 'Created', current, key, m, finish, opts.kind);
 }
 
@@ -313,7 +314,7 @@ export async function harvestIntoExisting(ctx: RunContext, client: GatewayClient
       { hint: `Fix the problem, then run \`openshell provider update ${opts.name} ${FLAG[opts.kind]}\` again.` },
     );
   }
-  const fresh = (await client.requestOptional<ApiProvider>('GET', path)) ?? updated;
+  const fresh = (await client.requestOptional<ApiProvider>('GET', path).catch(() => undefined)) ?? updated;
   report(ctx, 'Updated', fresh, key, m, finish, opts.kind);
 }
 
