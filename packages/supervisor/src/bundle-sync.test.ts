@@ -148,4 +148,33 @@ describe('createBundleSync', () => {
     gateway.onRejected(() => undefined);
     expect(await sync.credentialRejected('inference.local', bundle.routes[0]?.credential.fingerprint ?? '')).toBeUndefined();
   });
+
+  it('reauth_required: refuses with the fix, then refuses that credential before sending it again, until it changes', async () => {
+    const { gateway, sync } = await setup();
+    const { bundle } = await sync.start();
+    const fp = bundle.routes[0]?.credential.fingerprint ?? '';
+    gateway.onRejected(() => undefined);
+    gateway.setRejectedResult('reauth_required');
+    const answer = await sync.credentialRejected('inference.local', fp);
+    expect(answer).toEqual({ refuse: { message: expect.stringContaining('openshell provider update claude-plan --from-claude-login') } });
+    const later = await sync.usableRoute('inference.local');
+    expect(later).toMatchObject({ unavailable: 'reauth_required', message: expect.stringMatching(/^provider 'claude-plan' needs re-authorization: .*--from-claude-login/) });
+    rotate(gateway, 'tok-after-login');
+    sync.watch();
+    for (let i = 0; i < 300; i++) {
+      const r = await sync.usableRoute('inference.local');
+      if ('auth' in r) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const after = await sync.usableRoute('inference.local');
+    expect('auth' in after && after.auth.value).toBe('tok-after-login');
+  });
+
+  it("reauth_required: the gateway's own fix message wins when it sends one", async () => {
+    const { gateway, sync } = await setup();
+    const { bundle } = await sync.start();
+    gateway.setRejectedResult('reauth_required', 'run `openshell provider update claude-plan --oauth-login`');
+    const answer = await sync.credentialRejected('inference.local', bundle.routes[0]?.credential.fingerprint ?? '');
+    expect(answer).toEqual({ refuse: { message: 'run `openshell provider update claude-plan --oauth-login`' } });
+  });
 });

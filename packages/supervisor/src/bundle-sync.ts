@@ -11,8 +11,15 @@ export interface SandboxEnvironment {
 
 /** Why no usable route could be served; `message` is safe to show the sandbox client. */
 export interface RouteUnavailable {
-  readonly unavailable: 'no_route' | 'credential_expired';
+  readonly unavailable: 'no_route' | 'credential_expired' | 'reauth_required';
   readonly message: string;
+  /** For `reauth_required`: the fix alone (the router prefixes the provider). */
+  readonly fix?: string;
+}
+
+/** The gateway said the rejected credential cannot be refreshed without a person; `message` names the fix. */
+export interface CredentialRefused {
+  readonly refuse: { readonly message: string };
 }
 
 /** Options of {@link createBundleSync}. */
@@ -51,9 +58,11 @@ export interface BundleSync {
   usableRoute(name: string): Promise<BundleRoute | RouteUnavailable>;
   /**
    * Reports that the upstream answered 401 to the credential with `fingerprint`; returns the route
-   * with a different (rotated) credential, or undefined when the gateway has none to offer.
+   * with a different (rotated) credential, a refusal naming the fix when the gateway says
+   * `reauth_required` (later requests with that credential are then refused before they are sent),
+   * or undefined when the gateway has nothing new to offer.
    */
-  credentialRejected(name: string, fingerprint: string): Promise<BundleRoute | undefined>;
+  credentialRejected(name: string, fingerprint: string): Promise<BundleRoute | CredentialRefused | undefined>;
   /** Subscribes to bundle changes (after the first). */
   onUpdate(listener: (bundle: RouteBundle, previous: RouteBundle) => void): void;
   /** Stops the long-poll loop and releases connections. */
@@ -61,6 +70,21 @@ export interface BundleSync {
 }
 
 const USER_AGENT = 'openshell-supervisor';
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/** The fix for a credential the gateway cannot refresh on its own (secret-free). */
+export function reauthMessage(provider: string, providerType: string | undefined, gatewayFix: string | undefined): string {
+  if (gatewayFix !== undefined) return gatewayFix;
+  const how =
+    providerType === 'anthropic-oauth'
+      ? `openshell provider update ${provider} --from-claude-login (or --oauth-login)`
+      : `openshell provider update ${provider} with a fresh credential`;
+  return `the upstream rejected the credential and the gateway cannot refresh it without you; run \`${how}\`, then retry (details: openshell provider refresh status ${provider})`;
+}
 
 function isExpired(route: BundleRoute, now: number, skewMs: number): boolean {
   const exp = route.credential.expiresAt;
@@ -107,10 +131,12 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
   /** Last version of each route seen, so an error can name the provider after the route vanished. */
   const lastSeen = new Map<string, BundleRoute>();
   let refetching: Promise<void> | undefined;
-  const rejecting = new Map<string, Promise<BundleRoute | undefined>>();
+  const rejecting = new Map<string, Promise<BundleRoute | CredentialRefused | undefined>>();
+  /** Credentials the gateway declared `reauth_required`, by route: fingerprint and the fix to show. */
+  const needsReauth = new Map<string, { fingerprint: string; provider: string; fix: string }>();
   let watching = false;
 
-  async function call(method: 'GET' | 'POST', path: string, opts: { body?: unknown; timeoutMs: number }): Promise<unknown> {
+  async function call(method: 'GET' | 'POST', path: string, opts: { body?: unknown; timeoutMs: number; onHeaders?: (h: Dispatcher.ResponseData['headers']) => void }): Promise<unknown> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(`${base}${path}`, {
@@ -133,6 +159,7 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
       });
     }
     const text = await res.body.text();
+    opts.onHeaders?.(res.headers);
     if (res.statusCode === 401 || res.statusCode === 403) {
       throw new SupervisorError(
         'gateway_rejected',
@@ -285,6 +312,14 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
 
     async usableRoute(name) {
       let route = current?.routes.find((r) => r.name === name);
+      const reauth = needsReauth.get(name);
+      if (reauth !== undefined) {
+        // Still the credential the gateway gave up on: do not send it again.
+        if (route === undefined || route.credential.fingerprint === reauth.fingerprint) {
+          return { unavailable: 'reauth_required', message: `provider '${reauth.provider}' needs re-authorization: ${reauth.fix}`, fix: reauth.fix };
+        }
+        needsReauth.delete(name);
+      }
       if (route !== undefined && !isExpired(route, now(), skew)) return route;
       let cause: string | undefined;
       if (route !== undefined || lastSeen.has(name)) {
@@ -308,11 +343,17 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
       const key = `${name}\u0000${fingerprint}`;
       let pending = rejecting.get(key);
       if (pending === undefined) {
-        pending = (async () => {
+        pending = (async (): Promise<BundleRoute | CredentialRefused | undefined> => {
+          let result: string | undefined;
+          let fix: string | undefined;
           try {
             const body = await call('POST', `/v1/sandbox/routes/${encodeURIComponent(name)}/credential-rejected`, {
               body: { fingerprint },
               timeoutMs: 30_000,
+              onHeaders: (h) => {
+                result = headerText(h['openshell-refresh-result']);
+                fix = headerText(h['openshell-refresh-message']);
+              },
             });
             adopt(parseBundle(body));
           } catch (err) {
@@ -320,6 +361,13 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
             return undefined;
           }
           const route = current?.routes.find((r) => r.name === name);
+          if (result === 'reauth_required' && (route === undefined || route.credential.fingerprint === fingerprint)) {
+            const provider = route?.providerName ?? lastSeen.get(name)?.providerName ?? name;
+            const message = reauthMessage(provider, route?.providerType ?? lastSeen.get(name)?.providerType, fix);
+            needsReauth.set(name, { fingerprint, provider, fix: message });
+            log.warn('the gateway says the credential needs re-authorization; refusing requests until it changes', { route: name, provider });
+            return { refuse: { message } };
+          }
           if (route === undefined || route.credential.fingerprint === fingerprint || isExpired(route, now(), skew)) return undefined;
           log.info('credential rotated after an upstream 401', { route: name });
           return route;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { detectProtocol } from '@openshell/core';
-import { createForwarder, errorShapeFor, type Forwarder, type ForwarderSettings } from '@openshell/router';
+import { createForwarder, errorShapeFor, type Forwarder, type ForwarderSettings, RouterError, sendRouterError } from '@openshell/router';
 import type { BundleSync } from './bundle-sync.js';
 import { INFERENCE_HOST } from './egress-policy.js';
 import type { Logger } from './logger.js';
@@ -51,7 +51,8 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     onCredentialRejected: (route) => sync.credentialRejected(route.name, route.credential.fingerprint),
     onCredentialExpired: async (route) => {
       const fresh = await sync.usableRoute(route.name);
-      return 'unavailable' in fresh ? undefined : fresh;
+      if (!('unavailable' in fresh)) return fresh;
+      return fresh.unavailable === 'reauth_required' ? { refuse: { message: fresh.fix ?? fresh.message } } : undefined;
     },
   });
 
@@ -63,7 +64,8 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     if ('unavailable' in route) {
       const shape = errorShapeFor(detectProtocol(method, pathOnly), undefined);
       log.warn('inference request refused', { method, path: pathOnly, reason: route.unavailable });
-      sendShaped(res, shape, 503, route.unavailable, route.message);
+      if (route.unavailable === 'reauth_required') sendRouterError(res, shape, new RouterError('reauth_required', route.message));
+      else sendShaped(res, shape, 503, route.unavailable, route.message);
       return;
     }
     const result = await forwarder.forward(req, res, route, { target: ctx.path });

@@ -1,6 +1,51 @@
-import { describe } from 'vitest';
+import { headerValues } from '@openshell/testing';
+import { describe, expect, it } from 'vitest';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';
+import { anthropicOauthRoute } from './testing-fixtures/fake-gateway.js';
 
 describe('runSupervisor with --isolation none', () => {
-  boundarySuite('none');
+  const { harness } = boundarySuite('none');
+
+  it('reauth_required at the gateway: the client gets a 401 naming the fix, and the dead credential is not sent again', async () => {
+    const h = harness();
+    const dead = `${h.upstreamToken}-dead`;
+    h.api.ledger.allow(dead);
+    h.api.ledger.revoke(dead);
+    h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: dead })], egress: [] });
+    h.gateway.onRejected(() => undefined);
+    h.gateway.setRejectedResult('reauth_required');
+    h.api.reset();
+    const curl = (n: number) =>
+      `curl -sS -D ${'$TMPDIR'}/h${n} -w '\\n%{http_code}\\n' https://inference.local/v1/models -H 'anthropic-version: 2023-06-01'; grep -i '^x-openshell-error' ${'$TMPDIR'}/h${n}`;
+    const res = await h.run(['sh', '-c', `${curl(1)}; ${curl(2)}`]);
+    h.gateway.setRejectedResult(undefined);
+    h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: h.upstreamToken })], egress: [] });
+    const lines = (res.stdout ?? '').split('\n').filter((l) => l !== '');
+    const [body1, status1, header1, body2, status2, header2] = lines;
+    for (const [body, status, header] of [
+      [body1, status1, header1],
+      [body2, status2, header2],
+    ]) {
+      expect(status).toBe('401');
+      expect(header?.trim().toLowerCase()).toBe('x-openshell-error: reauth_required');
+      const parsed = JSON.parse(body ?? '') as { type: string; error: { type: string; message: string } };
+      expect(parsed.type).toBe('error');
+      expect(parsed.error.type).toBe('authentication_error');
+      expect(parsed.error.message).toMatch(/provider 'claude-plan' needs re-authorization: .*openshell provider update claude-plan --from-claude-login/);
+    }
+    // Only the first request reached the upstream; the second was refused at the boundary.
+    expect(h.api.requests.map((r) => headerValues(r, 'authorization'))).toEqual([[`Bearer ${dead}`]]);
+  });
+
+  it('several runs of one sandbox at once each get their own proxy and run directory', async () => {
+    const h = harness();
+    h.api.reset();
+    const runs = await Promise.all(
+      [1, 2, 3].map((n) => h.run(['curl', '-sS', '--fail-with-body', `http://inference.local/v1/models?run=${n}`, '-H', 'anthropic-version: 2023-06-01'])),
+    );
+    expect(runs.map((r) => r.exitCode)).toEqual([0, 0, 0]);
+    expect(new Set(runs.map((r) => r.ready?.runDir)).size).toBe(3);
+    expect(new Set(runs.map((r) => r.ready?.childEnv.HTTP_PROXY)).size).toBe(3);
+    expect(h.api.requests.map((r) => r.url).sort()).toEqual(['/v1/models?run=1', '/v1/models?run=2', '/v1/models?run=3']);
+  });
 });

@@ -23,6 +23,8 @@ export interface FakeGateway {
   bundle(): RouteBundle;
   /** What credential-rejected does: return the routes after a rotation (or the same to refuse). */
   onRejected(handler: (route: string, fingerprint: string) => Omit<RouteBundle, 'revision' | 'schemaVersion'> | undefined): void;
+  /** Headers credential-rejected adds (`openshell-refresh-result`, `openshell-refresh-message`), as the refresh engine does. */
+  setRejectedResult(result: string | undefined, message?: string): void;
   /** Makes the gateway answer every request with this status (e.g. 503), or undefined to heal. */
   failWith(status: number | undefined): void;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startFakeGateway(options: {
     parseRouteBundle({ schemaVersion: 1, revision: `r${++revisionCounter}`, ...b });
   let current = make(options.bundle);
   let failure: number | undefined;
+  let rejectedResult: { result: string | undefined; message: string | undefined } = { result: undefined, message: undefined };
   let rejectedHandler: ((route: string, fp: string) => Omit<RouteBundle, 'revision' | 'schemaVersion'> | undefined) | undefined;
   const waiters = new Set<() => void>();
   const requests: FakeGatewayRequest[] = [];
@@ -123,6 +126,8 @@ export async function startFakeGateway(options: {
         current = make(next);
         for (const w of [...waiters]) w();
       }
+      if (rejectedResult.result !== undefined) res.setHeader('openshell-refresh-result', rejectedResult.result);
+      if (rejectedResult.message !== undefined) res.setHeader('openshell-refresh-message', rejectedResult.message);
       return send(res, 200, current);
     }
     return send(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}` } });
@@ -148,6 +153,9 @@ export async function startFakeGateway(options: {
     bundle: () => current,
     onRejected(h) {
       rejectedHandler = h;
+    },
+    setRejectedResult(result, message) {
+      rejectedResult = { result, message };
     },
     failWith(status) {
       failure = status;
