@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { OpenShellError } from '@openshell/core';
 import { GATEWAY_HELP, type GatewayArgs, parseGatewayArgs, UsageError } from './bin-args.js';
 import { createGateway, type Gateway } from './gateway.js';
@@ -16,6 +18,16 @@ function readPem(path: string, flag: string): Buffer {
   }
 }
 
+/** A self-signed certificate is its own CA: the CLI gateway entry then names it as the CA to trust. */
+function isSelfSigned(pem: Buffer): boolean {
+  try {
+    const cert = new X509Certificate(pem);
+    return cert.checkIssued(cert);
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   let args: GatewayArgs;
   try {
@@ -30,6 +42,8 @@ async function main(): Promise<void> {
   }
   for (const w of args.warnings) process.stderr.write(`openshell-gateway: warning: ${w}\n`);
 
+  const tls =
+    args.tlsCert === undefined || args.tlsKey === undefined ? undefined : { cert: readPem(args.tlsCert, '--tls-cert'), key: readPem(args.tlsKey, '--tls-key') };
   let gateway: Gateway;
   try {
     gateway = await createGateway({
@@ -42,9 +56,8 @@ async function main(): Promise<void> {
       ...(args.kekFile === undefined ? {} : { kekFile: args.kekFile }),
       ...(args.name === undefined ? {} : { name: args.name }),
       ...(args.configDir === undefined ? {} : { configDir: args.configDir }),
-      ...(args.tlsCert === undefined || args.tlsKey === undefined
-        ? {}
-        : { tls: { cert: readPem(args.tlsCert, '--tls-cert'), key: readPem(args.tlsKey, '--tls-key') } }),
+      ...(tls === undefined ? {} : { tls }),
+      ...(tls !== undefined && args.tlsCert !== undefined && isSelfSigned(tls.cert) ? { caCertFile: resolve(args.tlsCert) } : {}),
     });
   } catch (err) {
     // Start-up errors (listen policy, invalid profiles, key mismatch, unreachable database) say how to fix them.

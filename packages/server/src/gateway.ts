@@ -40,6 +40,8 @@ export interface GatewayOptions {
   readonly listen?: { readonly host: string; readonly port: number };
   /** PEM certificate chain and key: serve HTTPS. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** CA certificate file clients should trust (a self-signed `tls.cert`), recorded in the CLI gateway entry. */
+  readonly caCertFile?: string;
   /** Allow a non-loopback listen address without TLS (behind a TLS-terminating proxy). */
   readonly insecure?: boolean;
   readonly logLevel?: LevelWithSilent;
@@ -179,8 +181,10 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   });
   // While closing, answers end their keep-alive connection, so a request that was in flight when
   // close() began does not hold the server open until the keep-alive timeout.
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     if (closingController.signal.aborted) reply.header('connection', 'close');
+    // API answers may carry a token (sandbox creation, rotation) or credentials (the bundle): never cache.
+    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -243,7 +247,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : listen.port;
       url = `${options.tls === undefined ? 'http' : 'https'}://${urlHost(listen.host)}:${port}`;
-      await writeGatewayEntry(configDir, name, url);
+      await writeGatewayEntry(configDir, name, url, options.caCertFile);
       if (refreshEngine !== undefined) await refreshEngine.start();
       logger.info({ url, store: store.dialect, name }, 'gateway listening');
       return url;

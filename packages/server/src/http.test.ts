@@ -59,8 +59,16 @@ describe('real HTTP on loopback', () => {
     });
     expect(created.status).toBe(201);
     expect((await created.json()).type).toBe('github');
+    expect(created.headers.get('cache-control')).toBe('no-store');
     const unauth = await fetch(`${url}/v1/providers`);
     expect(unauth.status).toBe(401);
+    const huge = await fetch(`${url}/v1/providers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'big', type: 'github', credentials: { GITHUB_TOKEN: 'x'.repeat(2 * 1024 * 1024) } }),
+    });
+    expect(huge.status).toBe(413);
+    expect((await huge.json()).error.code).toBe('payload_too_large');
     const entry = JSON.parse(await readFile(join(t.dir, 'config', 'gateways', 'local.json'), 'utf8'));
     expect(entry).toEqual({ name: 'local', url });
     expect((await readFile(join(t.dir, 'config', 'active'), 'utf8')).trim()).toBe('local');
@@ -75,9 +83,11 @@ describe('real HTTP on loopback', () => {
       '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
     ]);
     const cert = await readFile(join(dir, 'cert.pem'));
-    t = await startTestGateway({ tls: { cert, key: await readFile(join(dir, 'key.pem')) } });
+    t = await startTestGateway({ tls: { cert, key: await readFile(join(dir, 'key.pem')) }, caCertFile: join(dir, 'cert.pem') });
     const url = await t.gw.start();
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const entry = JSON.parse(await readFile(join(t.dir, 'config', 'gateways', 'local.json'), 'utf8'));
+    expect(entry).toEqual({ name: 'local', url, caCertFile: join(dir, 'cert.pem') });
     const body = await new Promise<string>((resolve, reject) => {
       const req = httpsRequest(`${url}/healthz`, { ca: cert }, (res) => {
         let text = '';
