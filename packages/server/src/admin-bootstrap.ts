@@ -1,9 +1,9 @@
-import { access } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { gatewayConfigPaths, writeAdminTokenFile } from './admin-token-file.js';
 import type { SecretRegistry } from './secret-registry.js';
 import type { Store } from './store/index.js';
-import { ADMIN_TOKEN_PREFIX, generateToken, hashToken } from './tokens.js';
+import { ADMIN_TOKEN_PREFIX, generateToken, hashToken, tokenMatchesHash } from './tokens.js';
 
 /**
  * First start: generates the admin token, stores only its hash (set-if-absent, so two replicas
@@ -34,15 +34,28 @@ export async function ensureAdminToken(deps: {
   }
   if (deps.configDir !== undefined) {
     const tokenFile = gatewayConfigPaths(deps.configDir, deps.name).token;
+    let onDisk: string | undefined;
     try {
-      await access(tokenFile);
-      return { created: false, tokenFile };
+      onDisk = (await readFile(tokenFile, 'utf8')).trim();
     } catch {
-      deps.log.warn(
-        { tokenFile },
-        'the store already has an admin token but this machine has no token file: get the token from where the gateway first started, then run `openshell gateway add` with it',
-      );
+      onDisk = undefined;
     }
+    if (onDisk !== undefined) {
+      const stored = existing ?? (await deps.store.getAdminTokenHash());
+      if (stored !== undefined && !tokenMatchesHash(onDisk, stored)) {
+        deps.log.warn(
+          { tokenFile },
+          "the token file does not hold this gateway's admin token (another gateway with the same name and a different data dir or database wrote it?): give each gateway its own --name",
+        );
+        return { created: false };
+      }
+      deps.registry.register(onDisk);
+      return { created: false, tokenFile };
+    }
+    deps.log.warn(
+      { tokenFile },
+      'the store already has an admin token but this machine has no token file: get the token from where the gateway first started, then run `openshell gateway add` with it',
+    );
   }
   return { created: false };
 }

@@ -63,6 +63,27 @@ describe('admin token', () => {
     }
   });
 
+  it('warns when the token file belongs to another gateway with the same name', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'osgw-shared-config-'));
+    const shared = join(root, 'config');
+    const kekA = randomBytes(32);
+    try {
+      const a = await startTestGateway({ dir: join(root, 'a'), configDir: shared, kek: kekA });
+      await a.close();
+      const b = await startTestGateway({ dir: join(root, 'b'), configDir: shared });
+      expect(b.adminToken).not.toBe(a.adminToken);
+      await b.close();
+      t = await startTestGateway({ dir: join(root, 'a'), configDir: shared, kek: kekA });
+      expect(t.gw.adminTokenFile).toBeUndefined();
+      expect(t.logs.text()).toContain("does not hold this gateway's admin token");
+      expect((await t.call('GET', '/v1/providers', { token: a.adminToken })).status).toBe(200);
+    } finally {
+      await t?.close();
+      t = undefined;
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses requests without a token, with a malformed header or with a wrong token', async () => {
     t = await startTestGateway();
     const none = await t.call('GET', '/v1/providers', { token: null });
