@@ -48,4 +48,12 @@ describe('runSupervisor with --isolation none', () => {
     expect(new Set(runs.map((r) => r.ready?.childEnv.HTTP_PROXY)).size).toBe(3);
     expect(h.api.requests.map((r) => r.url).sort()).toEqual(['/v1/models?run=1', '/v1/models?run=2', '/v1/models?run=3']);
   });
+
+  it('a command that cannot be started is a child_spawn_failed error, and nothing is left behind', async () => {
+    const h = harness();
+    const err = await h.run(['openshell-no-such-command-xyz']).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'child_spawn_failed', message: expect.stringContaining('openshell-no-such-command-xyz') });
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(`${h.workspace}/runs`)).toEqual([]);
+  });
 });

@@ -269,7 +269,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
 
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
       child.once('error', (e) => rejectExit(new SupervisorError('child_spawn_failed', `cannot start ${isolation.mode === 'bwrap' ? 'bwrap' : file}: ${e.message}`, { cause: e })));
-      child.once('close', (code, signal) => resolveExit({ code, signal }));
+      // 'close' waits for the output to drain; a grandchild holding the pipes open must not hang us.
+      child.once('exit', (code, signal) => {
+        const t = setTimeout(() => resolveExit({ code, signal }), 2_000);
+        child.once('close', () => {
+          clearTimeout(t);
+          resolveExit({ code, signal });
+        });
+      });
     });
     options.onReady?.({ isolation: isolation.mode, childPid: child.pid, home: ws.home, tmp: ws.tmp, runDir: ws.runDir, caCertFile: ws.caCertFile, childEnv });
 
