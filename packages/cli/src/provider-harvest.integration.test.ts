@@ -425,3 +425,78 @@ describe('provider update --from-claude-login (the path out of reauth_required)'
     await expectNoSecret(updated, [first.accessToken, second.accessToken, second.refreshToken as string]);
   });
 });
+
+describe('provider refresh configure | status | rotate | delete', () => {
+  it('configures refresh from stdin and from an env var, rotates, and deletes it; nothing secret leaks', async () => {
+    const login = fakes.tokens.issueLogin();
+    const created = await runCli(['provider', 'create', '--name', 'manual', '--type', 'claude-plan', '--from-setup-token', '--no-verify'], {
+      env: envWith({ CLAUDE_CODE_OAUTH_TOKEN: login.accessToken }),
+    });
+    expect(created.code, created.stderr).toBe(0);
+
+    const configure = await runCli(['provider', 'refresh', 'configure', 'manual', '--expires-at', String(login.expiresAt), '-o', 'json'], {
+      env: home.env,
+      stdin: `${login.refreshToken}\n`,
+    });
+    expect(configure.code, configure.stderr).toBe(0);
+    expect(json<RefreshOut>(configure).refresh).toMatchObject({ credentialKey: 'ANTHROPIC_OAUTH_TOKEN', status: 'configured', expiresAt: login.expiresAt });
+
+    const table = await runCli(['provider', 'refresh', 'status', 'manual'], { env: home.env });
+    expect(table.stdout).toMatch(/ANTHROPIC_OAUTH_TOKEN\s+configured/);
+
+    const rotate = await runCli(['provider', 'refresh', 'rotate', 'manual'], { env: home.env });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stdout).toContain('✓ Rotated ANTHROPIC_OAUTH_TOKEN of provider manual');
+    expect(fakes.tokens.isRefreshTokenValid(login.refreshToken as string)).toBe(false);
+
+    // Reconfigure from an environment variable (the value never on the command line).
+    const next = fakes.tokens.issueLogin();
+    const fromEnv = await runCli(['provider', 'refresh', 'configure', 'manual', '--refresh-token-env', 'MY_RT'], {
+      env: envWith({ MY_RT: next.refreshToken }),
+    });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    const unset = await runCli(['provider', 'refresh', 'configure', 'manual', '--refresh-token-env', 'NOT_SET'], { env: home.env });
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toContain('the environment variable NOT_SET is not set or empty');
+
+    const del = await runCli(['provider', 'refresh', 'delete', 'manual', '-o', 'json'], { env: home.env });
+    expect(json(del)).toEqual({ deleted: true, provider: 'manual' });
+    const status = await runCli(['provider', 'refresh', 'status', 'manual', '-o', 'json'], { env: home.env });
+    expect(json<RefreshStatusOut>(status)).toEqual({ provider: 'manual', credentials: [] });
+    for (const run of [created, configure, table, rotate, fromEnv, del, status]) {
+      await expectNoSecret(run, [login.accessToken, login.refreshToken as string, next.refreshToken as string]);
+    }
+  });
+});
+
+describe('provider update --oauth-login', () => {
+  it('replaces a shared login with a lineage of the gateway own', async () => {
+    const login = fakes.tokens.issueLogin();
+    const dir = claudeDir();
+    await writeClaudeCredentials(dir, login);
+    const env = envWith({ CLAUDE_CONFIG_DIR: dir });
+    const created = await runCli(['provider', 'create', '--name', 'switch', '--type', 'claude-plan', '--from-claude-login', ...baseUrlConfig()], { env });
+    expect(created.code, created.stderr).toBe(0);
+    let pasted = false;
+    const updated = await runCli(['provider', 'update', 'switch', '--oauth-login', '-o', 'json'], {
+      env,
+      onStderr: (text, stdin) => {
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize\?\S+)/.exec(text);
+        if (m?.[1] && !pasted) {
+          pasted = true;
+          stdin.end(`${fakes.tokens.approve(m[1]).paste}\n`);
+        }
+      },
+    });
+    expect(updated.code, updated.stderr).toBe(0);
+    const out = json<HarvestJson>(updated);
+    expect(out.source).toEqual({ kind: 'oauth-login' });
+    expect(out.refresh?.status).toBe('configured');
+    expect(out.provider.fingerprints.ANTHROPIC_OAUTH_TOKEN).not.toBe(fingerprintSecret(login.accessToken));
+    expect(out.warnings).toEqual([]);
+    // The host's refresh token is no longer the gateway's: rotating spends only the new lineage.
+    const rotate = await runCli(['provider', 'refresh', 'rotate', 'switch'], { env });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(fakes.tokens.isRefreshTokenValid(login.refreshToken as string)).toBe(true);
+  });
+});

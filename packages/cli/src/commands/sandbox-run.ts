@@ -83,11 +83,12 @@ function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandb
     // the supervisor closed its end early; its own exit status tells what happened
   });
   pipe.end(`${token}\n`);
-  const forward = (signal: NodeJS.Signals) => () => {
-    child.kill(signal);
+  // Ctrl-C reaches the supervisor directly (same process group): the CLI only stays alive until it exits.
+  // A SIGTERM sent to the CLI alone is passed on.
+  const onInt = (): void => {};
+  const onTerm = (): void => {
+    child.kill('SIGTERM');
   };
-  const onInt = forward('SIGINT');
-  const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   return new Promise((resolve, reject) => {
