@@ -43,14 +43,6 @@ export interface ProxyServerOptions {
   readonly tunnelConnectTimeoutMs?: number;
 }
 
-/** Where the proxy listens. */
-export interface ProxyEndpoints {
-  /** Loopback TCP listener (for clients that honour proxy variables, without isolation). */
-  readonly tcp?: { readonly host: string; readonly port: number };
-  /** Unix sockets for the in-namespace relay: proxy protocol and transparent `http://inference.local`. */
-  readonly unix?: { readonly dir: string; readonly proxySocket: string; readonly httpSocket: string };
-}
-
 /** The egress proxy of one supervisor run. */
 export interface ProxyServer {
   /** Listens on a loopback TCP port (0 = any free port). */

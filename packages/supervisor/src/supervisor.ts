@@ -74,7 +74,7 @@ export interface SupervisorOptions {
   readonly onReady?: (info: SupervisorReadyInfo) => void;
 }
 
-/** What {@link SupervisorOptions.onReady} receives (nothing secret). */
+/** What {@link SupervisorOptions.onReady} receives: no credential (the child's proxy URL carries this run's proxy secret). */
 export interface SupervisorReadyInfo {
   readonly isolation: 'none' | 'bwrap';
   readonly childPid: number | undefined;
