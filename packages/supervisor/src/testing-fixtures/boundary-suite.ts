@@ -151,6 +151,20 @@ export function boundarySuite(isolation: Exclude<IsolationMode, 'auto'>): { harn
     expect(await canaryScan([{ path: h.workspace }], ['PRIVATE KEY'])).toEqual([]);
   });
 
+  // Skipped only where the machine has no python3.
+  it.skipIf(!existsSync('/usr/bin/python3'))('Python urllib reaches https://inference.local via the proxy variables and SSL_CERT_FILE', async () => {
+    h.api.reset();
+    const script = [
+      'import json, urllib.request',
+      "req = urllib.request.Request('https://inference.local/v1/messages', method='POST', data=json.dumps({'model': 'claude-haiku-4-5', 'max_tokens': 8, 'messages': [{'role': 'user', 'content': 'py'}]}).encode(), headers={'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'unused'})",
+      'print(json.load(urllib.request.urlopen(req, timeout=20))["content"][0]["text"])',
+    ].join('\n');
+    const res = await h.run(['/usr/bin/python3', '-c', script]);
+    expect(res.stderr).toBe('');
+    expect(res.stdout?.trim()).toBe('You said: py');
+    expect(authOf(h.api.requests[0])).toEqual([`Bearer ${h.upstreamToken}`]);
+  });
+
   it('egress: CONNECT to an allow-listed host:port is tunnelled; 127.0.0.2 and *.invalid get 403', async () => {
     h.logs.length = 0;
     const res = await h.run([
