@@ -1,7 +1,21 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { headerValues } from '@openshell/testing';
 import { describe, expect, it } from 'vitest';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';
 import { anthropicOauthRoute } from './testing-fixtures/fake-gateway.js';
+
+const STREAM_THEN_CALL = fileURLToPath(new URL('./testing-fixtures/stream-then-call.mjs', import.meta.url));
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (let i = 0; i < ms / 10; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 describe('runSupervisor with --isolation none', () => {
   const { harness } = boundarySuite('none');
@@ -55,5 +69,42 @@ describe('runSupervisor with --isolation none', () => {
     expect(err).toMatchObject({ code: 'child_spawn_failed', message: expect.stringContaining('openshell-no-such-command-xyz') });
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(`${h.workspace}/runs`)).toEqual([]);
+  });
+
+  it('a long stream never blocks a rotation: a request during the stream uses the new credential, the stream finishes on the old one', async () => {
+    const h = harness();
+    const tmp = join(h.workspace, 'tmp');
+    await mkdir(tmp, { recursive: true });
+    for (const f of ['streaming', 'go', 'call-done']) await rm(join(tmp, f), { force: true });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    h.api.configure({
+      stream: {
+        deltas: 4,
+        beforeEvent: async (e) => {
+          // Hold the long stream after its first text delta until the test lets it go.
+          if (e.request.body.includes('long-stream') && e.name === 'content_block_delta' && e.index > 3) await held;
+        },
+      },
+    });
+    const rotated = `${h.upstreamToken}-during-stream`;
+    h.api.ledger.allow(rotated);
+    h.api.reset();
+    h.logs.length = 0;
+    const running = h.run([process.execPath, STREAM_THEN_CALL]);
+    await until(() => existsSync(join(tmp, 'streaming')), 'the stream to start');
+    h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: rotated })], egress: [] });
+    await until(() => h.logs.some((l) => l.includes('route bundle updated')), 'the bundle update');
+    await writeFile(join(tmp, 'go'), '');
+    await until(() => existsSync(join(tmp, 'call-done')), 'the call during the stream');
+    release();
+    const res = await running;
+    h.api.configure({ stream: {} });
+    h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: h.upstreamToken })], egress: [] });
+    expect(res.exitCode).toBe(0);
+    expect(JSON.parse(res.stdout ?? '')).toEqual({ streamed: 'You said: long-stream', second: 'You said: during' });
+    expect(h.api.requests.map((r) => headerValues(r, 'authorization'))).toEqual([[`Bearer ${h.upstreamToken}`], [`Bearer ${rotated}`]]);
   });
 });
