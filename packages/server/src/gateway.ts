@@ -1,3 +1,4 @@
+import { createForwarder } from '@openshell/router';
 import { type FastifyInstance, fastify } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import { ensureAdminToken } from './admin-bootstrap.js';
@@ -24,7 +25,7 @@ import { registerSystemRoutes } from './routes/system.js';
 import { sandboxBundle } from './sandbox-resolution.js';
 import { SecretRegistry } from './secret-registry.js';
 import { openStore, type Store } from './store/index.js';
-import { defaultRouteProbe, type RouteProbe } from './verify-probe.js';
+import { createRouteProbe, type RouteProbe } from './verify-probe.js';
 
 /** Options of {@link createGateway} (coord.md: the gateway process contract). */
 export interface GatewayOptions {
@@ -140,6 +141,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     if (c.kind === 'admin') adminTokens.invalidate();
   });
   const metrics = new GatewayMetrics();
+  // The verification probe goes through the router, exactly like the boundary's requests.
+  const forwarder = createForwarder();
   const ctx: GatewayContext = {
     store,
     catalogue,
@@ -149,7 +152,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     hub,
     metrics,
     adminTokens,
-    probe: options.probe ?? defaultRouteProbe,
+    probe: options.probe ?? createRouteProbe(forwarder),
     configDir,
     name,
     maxWaitSeconds: options.maxWaitSeconds ?? 60,
@@ -227,6 +230,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     hub.close();
     unwatchAdmin();
     if (refreshEngine !== undefined) await refreshEngine.stop();
+    await forwarder.close();
     await store.close();
   });
 

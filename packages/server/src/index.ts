@@ -34,4 +34,4 @@ export { DEFAULT_ROUTE_NAME } from './routes/inference-routes.js';
 export { SecretRegistry } from './secret-registry.js';
 export * from './store/index.js';
 export { ADMIN_TOKEN_PREFIX, bearerToken, generateToken, SANDBOX_TOKEN_PREFIX } from './tokens.js';
-export { defaultRouteProbe, joinUpstreamUrl, type ProbeResult, type RouteProbe } from './verify-probe.js';
+export { createRouteProbe, type ProbeResult, probeRequest, type RouteProbe } from './verify-probe.js';

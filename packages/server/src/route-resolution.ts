@@ -66,6 +66,46 @@ function resolveBaseUrl(profile: InferenceProfile, config: Readonly<Record<strin
   return profile.defaultBaseUrl.trim();
 }
 
+/** Config keys of a Vertex AI provider (upstream's names). */
+export const VERTEX_CONFIG_KEYS = { project: 'VERTEX_AI_PROJECT_ID', region: 'VERTEX_AI_REGION', publisher: 'VERTEX_AI_PUBLISHER' } as const;
+
+/**
+ * Vertex AI without a base-URL override: Claude models through the Anthropic publisher's rawPredict
+ * endpoint, model in the path (the router shapes the body and picks :streamRawPredict for streams).
+ */
+function vertexRoute(
+  provider: ProviderForRoute,
+  model: string | undefined,
+): { baseUrl: string; modelInPath: true; requestPathOverride: string; protocols: string[] } {
+  const project = provider.config[VERTEX_CONFIG_KEYS.project]?.trim() ?? '';
+  const region = provider.config[VERTEX_CONFIG_KEYS.region]?.trim() ?? '';
+  const missing = [project === '' ? VERTEX_CONFIG_KEYS.project : '', region === '' ? VERTEX_CONFIG_KEYS.region : ''].filter((k) => k !== '');
+  if (missing.length > 0) {
+    throw unusable(
+      `provider '${provider.name}' (google-vertex-ai) needs the config ${missing.join(' and ')} (or a base URL in GOOGLE_VERTEX_AI_BASE_URL)`,
+    );
+  }
+  if (!/^[a-z][a-z0-9-]{2,62}$/.test(project) || !/^[a-z0-9-]{1,40}$/.test(region)) {
+    throw unusable(`provider '${provider.name}' has a malformed ${VERTEX_CONFIG_KEYS.project} or ${VERTEX_CONFIG_KEYS.region} (lowercase letters, digits and '-')`);
+  }
+  const publisher = provider.config[VERTEX_CONFIG_KEYS.publisher]?.trim() || (model?.startsWith('claude') ? 'anthropic' : '');
+  if (publisher !== 'anthropic') {
+    throw unusable(
+      `provider '${provider.name}' (google-vertex-ai): without a base URL only Claude models (publisher anthropic) are routed; set a claude-* model on the route, or GOOGLE_VERTEX_AI_BASE_URL for another endpoint`,
+    );
+  }
+  if (model === undefined || model === '') {
+    throw unusable(`routes to Claude on Vertex AI (provider '${provider.name}') need a model: it is part of the URL`);
+  }
+  const host = region === 'global' ? 'aiplatform.googleapis.com' : `${region}-aiplatform.googleapis.com`;
+  return {
+    baseUrl: `https://${host}/v1/projects/${project}/locations/${region}/publishers/anthropic/models`,
+    modelInPath: true,
+    requestPathOverride: ':rawPredict',
+    protocols: ['anthropic_messages'],
+  };
+}
+
 function unusable(message: string, field?: string): GatewayError {
   return new GatewayError('route_unusable', message, field === undefined ? undefined : { field });
 }
@@ -88,7 +128,9 @@ export function resolveBundleRoute(
       `provider '${provider.name}' has type '${provider.type}', which has no inference profile; inference routes need one of the inference provider types (see GET /v1/profiles, inference_capable)`,
     );
   }
-  const baseUrl = resolveBaseUrl(profile, provider.config);
+  let baseUrl = resolveBaseUrl(profile, provider.config);
+  const vertex = baseUrl === '' && provider.type === 'google-vertex-ai' ? vertexRoute(provider, route.model) : undefined;
+  if (vertex !== undefined) baseUrl = vertex.baseUrl;
   if (baseUrl === '') {
     const keys = profile.baseUrlConfigKeys.join(' or ');
     throw unusable(`provider '${provider.name}' resolved to an empty base URL; set the config key ${keys}`);
@@ -138,7 +180,7 @@ export function resolveBundleRoute(
     providerName: provider.name,
     providerType: provider.type,
     baseUrl: baseUrl.replace(/\/+$/, ''),
-    protocols: [...profile.protocols],
+    protocols: vertex === undefined ? [...profile.protocols] : vertex.protocols,
     timeouts: { connectMs: DEFAULT_TIMEOUTS.connectMs, firstByteMs, idleMs: DEFAULT_TIMEOUTS.idleMs },
     auth:
       profile.auth.type === 'bearer'
@@ -164,5 +206,9 @@ export function resolveBundleRoute(
     clientEnv: { ...profile.clientEnv },
   };
   if (route.model !== undefined && route.model !== '') out.model = route.model;
+  if (vertex !== undefined) {
+    out.modelInPath = vertex.modelInPath;
+    out.requestPathOverride = vertex.requestPathOverride;
+  }
   return out;
 }

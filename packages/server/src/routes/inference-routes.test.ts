@@ -112,7 +112,8 @@ describe('PUT /v1/inference/routes/:route refusals', () => {
       /expired at/,
     ],
     ['a non-inference type', { name: 'p', type: 'github', credentials: { GITHUB_TOKEN: 'ghp_route_token_1234' } }, /no inference profile/],
-    ['an empty base URL', { name: 'p', type: 'google-vertex-ai', credentials: { GOOGLE_VERTEX_AI_TOKEN: 'ya29.route-token-1234' } }, /empty base URL/],
+    ['no Vertex project or region', { name: 'p', type: 'google-vertex-ai', credentials: { GOOGLE_VERTEX_AI_TOKEN: 'ya29.route-token-1234' } }, /VERTEX_AI_PROJECT_ID and VERTEX_AI_REGION/],
+    ['an empty base URL', { name: 'p', type: 'aws-bedrock' }, /empty base URL; set the config key BEDROCK_BASE_URL/],
   ])('refuses a provider with %s (route_unusable), even with verify: false', async (_case, provider, message) => {
     expect((await t.call('POST', '/v1/providers', { body: provider })).status).toBe(201);
     const res = await t.call('PUT', '/v1/inference/routes/inference.local', { body: { provider: 'p', verify: false } });
