@@ -24,6 +24,7 @@ let otherCaFile: string;
 let allowedServer: net.Server;
 let allowedPort: number;
 const logLines: string[] = [];
+const handled: string[] = [];
 const auth = createProxyAuth();
 
 beforeAll(async () => {
@@ -44,6 +45,7 @@ beforeAll(async () => {
     log: createLogger({ stream: { write: (s: string) => logLines.push(s) }, level: 'debug' }),
     egress: () => [{ host: '127.0.0.1', port: allowedPort }],
     async handleInference(req, res, ctx) {
+      handled.push(`${req.method} ${ctx.path}`);
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const body = JSON.stringify({ scheme: ctx.scheme, path: ctx.path, method: req.method, bytes: Buffer.concat(chunks).length });
@@ -240,5 +242,17 @@ describe('proxy server', () => {
     expect(await ask(httpSocket, good, 'GET /v1/models HTTP/1.1\r\nHost: 127.0.0.2\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1.1 403/);
     expect(await ask(proxySocket, `${RELAY_PREAMBLE} ${'f'.repeat(32)}\n`, 'GET http://inference.local/v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n')).toBe('');
   });
-});
 
+  it.each([
+    ['Content-Length with Transfer-Encoding', 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET http://127.0.0.2/ HTTP/1.1\r\nHost: 127.0.0.2\r\n\r\n'],
+    ['two different Content-Length values', 'Content-Length: 3\r\nContent-Length: 40\r\n\r\nabc'],
+  ])('refuses request smuggling (%s): 400, connection closed, nothing handled', async (_name, rest) => {
+    handled.length = 0;
+    const { text, closed } = await rawExchange('127.0.0.1', port, [
+      `POST http://inference.local/v1/messages HTTP/1.1\r\nHost: inference.local\r\nProxy-Authorization: ${basic()}\r\n${rest}`,
+    ]);
+    expect([...text.matchAll(/HTTP\/1.1 (\d{3})/g)].map((m) => m[1])).toEqual(['400']);
+    expect(closed).toBe(true);
+    expect(handled).toEqual([]);
+  });
+});
