@@ -16,6 +16,10 @@ const fail = (message) => {
   process.exit(125);
 };
 
+// Terminal signals reach the whole process group; the relay itself must not die of them (the
+// child gets them from the terminal, or from the supervisor through fd 3).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(sig, () => {});
+
 const command = process.argv.slice(2);
 if (command[0] === '--') command.shift();
 if (command.length === 0) fail('no command given');
@@ -150,7 +154,7 @@ await listen(config.proxyPort, (client) => {
     splice(client, up);
     client.resume();
   }, () => client.destroy());
-});
+}).catch((err) => fail(`cannot listen on 127.0.0.1:${config.proxyPort} (${err.code ?? err.message})`));
 
 // 'ignore' on fd 3 replaces the inherited control pipe with /dev/null in the child.
 child = spawn(command[0], command.slice(1), { stdio: ['inherit', 'inherit', 'inherit', 'ignore'] });
@@ -168,5 +172,3 @@ child.on('exit', (code, signal) => {
   }
   process.exit(code ?? 1);
 });
-// Terminal signals reach the whole process group; the relay itself must not die of them.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']) process.on(sig, () => {});
