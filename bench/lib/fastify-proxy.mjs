@@ -2,8 +2,9 @@
 import httpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 
-export async function startFastifyProxy({ upstreamUrl, token }) {
-  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+/** `tls: {cert, key}` makes it terminate TLS itself (the CONNECT + TLS comparison). */
+export async function startFastifyProxy({ upstreamUrl, token, tls }) {
+  const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024, ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}) });
   // Forward bodies untouched, like the boundary does.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
@@ -26,5 +27,5 @@ export async function startFastifyProxy({ upstreamUrl, token }) {
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address();
-  return { port, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  return { port, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, close: () => app.close() };
 }

@@ -10,10 +10,28 @@ export function nginxAvailable() {
   return spawnSync('nginx', ['-v']).status === 0;
 }
 
-export async function startNginx({ upstreamPort, token, workers = 1 }) {
+/** `tls: {cert, key}` (PEM) adds a TLS listener (`tlsPort`) doing the same job. */
+export async function startNginx({ upstreamPort, token, workers = 1, tls }) {
   const dir = mkdtempSync(join(tmpdir(), 'openshell-bench-nginx-'));
   mkdirSync(join(dir, 'logs'));
   const port = await freePort();
+  const tlsPort = tls ? await freePort() : undefined;
+  if (tls) {
+    writeFileSync(join(dir, 'cert.pem'), tls.cert);
+    writeFileSync(join(dir, 'key.pem'), tls.key, { mode: 0o600 });
+  }
+  const location = `
+    location / {
+      proxy_pass http://model;
+      proxy_http_version 1.1;
+      proxy_buffering off;
+      proxy_set_header Connection "";
+      proxy_set_header Host "api.anthropic.com";
+      proxy_set_header Authorization "Bearer ${token}";
+      proxy_set_header X-Api-Key "";
+      proxy_set_header Proxy-Authorization "";
+      proxy_set_header Anthropic-Beta $merged_beta;
+    }`;
   const conf = `
 worker_processes ${workers};
 error_log ${dir}/logs/error.log error;
@@ -36,25 +54,27 @@ http {
   }
   server {
     listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://model;
-      proxy_http_version 1.1;
-      proxy_buffering off;
-      proxy_set_header Connection "";
-      proxy_set_header Host "api.anthropic.com";
-      proxy_set_header Authorization "Bearer ${token}";
-      proxy_set_header X-Api-Key "";
-      proxy_set_header Proxy-Authorization "";
-      proxy_set_header Anthropic-Beta $merged_beta;
-    }
+    keepalive_timeout 60s;
+${location}
   }
+${tls ? `  server {
+    listen 127.0.0.1:${tlsPort} ssl;
+    keepalive_timeout 60s;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    ssl_session_cache shared:SSL:1m;
+${location}
+  }` : ''}
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
   const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForPort(port);
+  if (tlsPort) await waitForPort(tlsPort);
   return {
     port,
+    tlsPort,
+    pid: proc.pid,
     url: `http://127.0.0.1:${port}`,
     close: async () => {
       proc.kill('SIGQUIT');

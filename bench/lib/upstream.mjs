@@ -1,6 +1,10 @@
 // The fake model API every benchmark scenario talks to: a Messages-shaped JSON answer of about 1 KB,
 // or an SSE stream of N events spaced by a fixed interval. Kept minimal so it is never the bottleneck.
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+
+/** Wall-clock milliseconds with sub-millisecond resolution (comparable across processes). */
+export const wallMs = () => performance.timeOrigin + performance.now();
 
 const ANSWER = Buffer.from(
   JSON.stringify({
@@ -15,10 +19,16 @@ const ANSWER = Buffer.from(
   }),
 );
 
-/** Starts the upstream on 127.0.0.1; `expectedToken` lets a run check that proxies injected auth. */
-export async function startUpstream({ expectedToken, sseEvents = 500, sseIntervalMs = 1 } = {}) {
-  const stats = { requests: 0, badAuth: 0, badBeta: 0 };
-  const server = createServer((req, res) => {
+const STREAM_FLAG = Buffer.from('"stream":true');
+
+/**
+ * Starts the upstream on 127.0.0.1; `expectedToken` lets a run check that proxies injected auth.
+ * A body with `"stream":true` (or `?stream=1`) gets the SSE answer; each event carries `t`, the
+ * upstream's wall clock in ms when it was written. `tls: {cert, key}` serves https instead.
+ */
+export async function startUpstream({ expectedToken, sseEvents = 500, sseIntervalMs = 1, tls } = {}) {
+  const stats = { requests: 0, badAuth: 0, badBeta: 0, streams: 0 };
+  const handler = (req, res) => {
     stats.requests++;
     if (expectedToken && req.headers.authorization !== `Bearer ${expectedToken}`) stats.badAuth++;
     const beta = req.headers['anthropic-beta'];
@@ -26,12 +36,14 @@ export async function startUpstream({ expectedToken, sseEvents = 500, sseInterva
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      if (req.url?.includes('stream=1') || req.headers['x-bench-stream'] === '1') {
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      if (req.url?.includes('stream=1') || body.includes(STREAM_FLAG)) {
+        stats.streams++;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         let n = 0;
         const timer = setInterval(() => {
           n++;
-          res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"seq":${n},"t":${Date.now()}}\n\n`);
+          res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"seq":${n},"t":${wallMs()}}\n\n`);
           if (n >= sseEvents) {
             clearInterval(timer);
             res.end('event: message_stop\ndata: {"type":"message_stop"}\n\n');
@@ -43,13 +55,14 @@ export async function startUpstream({ expectedToken, sseEvents = 500, sseInterva
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': ANSWER.length });
       res.end(ANSWER);
     });
-  });
+  };
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     stats,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
@@ -65,3 +78,6 @@ export const REQUEST_BODY = JSON.stringify({
   ],
   messages: [{ role: 'user', content: 'y'.repeat(1650) }],
 });
+
+/** The same body asking for a streamed answer. */
+export const STREAM_REQUEST_BODY = JSON.stringify({ ...JSON.parse(REQUEST_BODY), stream: true });
