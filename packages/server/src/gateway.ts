@@ -1,5 +1,5 @@
 import { createForwarder } from '@openshell/router';
-import { type FastifyInstance, fastify } from 'fastify';
+import { type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import { ensureAdminToken } from './admin-bootstrap.js';
 import { defaultConfigDir, defaultDataDir, writeGatewayEntry } from './admin-token-file.js';
@@ -10,6 +10,7 @@ import { ChangeHub } from './change-hub.js';
 import { fingerprintSecret, loadKek } from './crypto/index.js';
 import type { GatewayContext } from './gateway-context.js';
 import { toErrorResponse } from './http-errors.js';
+import { useJsonBodyParser } from './json-body.js';
 import { checkListenPolicy } from './listen-policy.js';
 import { createLogger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
@@ -87,6 +88,7 @@ export interface Gateway {
 
 const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8787 } as const;
 const BODY_LIMIT = 1024 * 1024;
+const MAX_PARAM_LENGTH = 1024;
 
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
@@ -169,11 +171,24 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    // Long enough that zod's own limits (128 characters for a name) answer first, naming the parameter.
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Errors fastify raises before routing (a malformed URL, an over-long parameter) in the gateway's shape.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      (reply as unknown as FastifyReply).code(400).send({
+        error: {
+          code: 'invalid_request',
+          message: tooLong ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL path is malformed (bad percent-encoding)',
+        },
+      });
+    },
     ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
 
   // JSON only: a text/plain body is refused with 415 instead of reaching the handlers as a string.
   app.removeContentTypeParser('text/plain');
+  useJsonBodyParser(app);
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
     const requirement = requirementForPath(request.url);
