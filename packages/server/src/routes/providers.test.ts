@@ -168,6 +168,20 @@ describe('PATCH /v1/providers/:name', () => {
     expect((await t.gw.store.getProvider('plan'))?.credentials.ANTHROPIC_OAUTH_TOKEN).toBe(OAUTH);
   });
 
+  it('lets exactly one of two concurrent updates with the same resourceVersion win', async () => {
+    await createPlan();
+    const results = await Promise.all(
+      ['sk-ant-oat01-concurrent-a-000001', 'sk-ant-oat01-concurrent-b-000002'].map((v) =>
+        t.call('PATCH', '/v1/providers/plan', { body: { resourceVersion: 1, credentials: { ANTHROPIC_OAUTH_TOKEN: v } } }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    const winner = results.find((r) => r.status === 200);
+    const stored = await t.gw.store.getProvider('plan');
+    expect(stored?.resourceVersion).toBe(2);
+    expect(fingerprintSecret(stored?.credentials.ANTHROPIC_OAUTH_TOKEN ?? '')).toBe(winner?.json.fingerprints.ANTHROPIC_OAUTH_TOKEN);
+  });
+
   it('needs resourceVersion, refuses a type change, a required key deletion and unknown providers', async () => {
     await t.call('POST', '/v1/providers', { body: { name: 'a', type: 'anthropic', credentials: { ANTHROPIC_API_KEY: APIKEY } } });
     const noVersion = await t.call('PATCH', '/v1/providers/a', { body: { config: {} } });
