@@ -1,6 +1,6 @@
 /**
  * @openshell/testing: loopback fakes of Anthropic's API and OAuth token endpoint that follow
- * shared/reference/anthropic-subscription-and-peers.md §2, plus credential-file and canary helpers.
+ * shared/reference/anthropic-subscription-and-peers.md §2, plus credential-file, canary, command-line and error-table helpers.
  */
 export {
   type AccessTokenLedger,
@@ -29,6 +29,8 @@ export {
   claudeCredentialsJson,
   writeClaudeCredentials,
 } from './claude-credentials.js';
+export { type CommandLineWatch, snapshotCommandLines, watchCommandLines } from './command-lines.js';
+export { errorCodesRaisedIn } from './error-codes.js';
 export {
   createFakeAnthropic,
   estimateTokens,
