@@ -74,6 +74,8 @@ export interface SystemOptions {
   readonly gateway?: Partial<GatewayOptions>;
   /** Route `timeoutSeconds` (first byte). */
   readonly timeoutSeconds?: number;
+  /** Puts something in front of the fake upstream; returns the origin the provider's base URL uses. */
+  readonly wrapUpstream?: (apiUrl: string) => Promise<string>;
   /** Start a supervisor (default true). */
   readonly supervisor?: boolean;
 }
@@ -139,7 +141,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<HostileS
     name: 'claude-plan',
     type: 'claude-plan',
     credentials: { ANTHROPIC_OAUTH_TOKEN: upstreamToken },
-    config: { ANTHROPIC_OAUTH_BASE_URL: `${api.url}/v1` },
+    config: { ANTHROPIC_OAUTH_BASE_URL: `${options.wrapUpstream === undefined ? api.url : await options.wrapUpstream(api.url)}/v1` },
   });
   if (created.status !== 201) throw new Error(`provider create failed: ${JSON.stringify(created.json)}`);
   const routeBody = { provider: 'claude-plan', verify: false, ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}) };
