@@ -140,7 +140,8 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   const hub = new ChangeHub(store);
   const adminTokens = new AdminTokenCache(store);
   const unwatchAdmin = store.watchChanges((c) => {
-    if (c.kind === 'admin') adminTokens.invalidate();
+    // `*` = the Postgres listener reconnected and may have missed changes: re-read.
+    if (c.kind === 'admin' || c.name === '*') adminTokens.invalidate();
   });
   const metrics = new GatewayMetrics();
   // The verification probe goes through the router, exactly like the boundary's requests.
