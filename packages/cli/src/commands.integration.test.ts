@@ -3,13 +3,12 @@ import { canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliRun,
-  createTestHome,
+  type CliWorld,
   type Fakes,
   json,
   type ProviderOut,
   runCli,
-  startFakes,
-  startTestGateway,
+  startCliWorld,
   type TestGateway,
   type TestHome,
 } from './testing-fixtures/harness.js';
@@ -17,18 +16,14 @@ import {
 let home: TestHome;
 let fakes: Fakes;
 let gw: TestGateway;
+let world: CliWorld;
 
 beforeAll(async () => {
-  home = await createTestHome();
-  fakes = await startFakes();
-  gw = await startTestGateway(home, fakes);
+  world = await startCliWorld();
+  ({ home, fakes, gw } = world);
 });
 
-afterAll(async () => {
-  await gw?.close();
-  await fakes?.close();
-  await home?.cleanup();
-});
+afterAll(() => world?.close());
 
 const OPENAI_KEY = 'sk-openai-canary-1234567890abcdefghijklmnop';
 const NVIDIA_KEY = 'nvapi-canary-abcdefghijklmnopqrstuvwxyz0123';

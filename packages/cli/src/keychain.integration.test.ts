@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claudeKeychainService } from './claude-login.js';
 import {
   CLI_PACKAGE_DIR,
-  createTestHome,
+  type CliWorld,
   type Fakes,
   type HarvestJson,
   json,
   runCli,
-  startFakes,
-  startTestGateway,
+  startCliWorld,
   type TestGateway,
   type TestHome,
 } from './testing-fixtures/harness.js';
@@ -34,16 +33,12 @@ describe.skipIf(!KEYCTL)('provider create --from-claude-login from the OS keycha
   let home: TestHome;
   let fakes: Fakes;
   let gw: TestGateway;
+  let world: CliWorld;
   beforeAll(async () => {
-    home = await createTestHome();
-    fakes = await startFakes();
-    gw = await startTestGateway(home, fakes);
+    world = await startCliWorld();
+    ({ home, fakes, gw } = world);
   });
-  afterAll(async () => {
-    await gw?.close();
-    await fakes?.close();
-    await home?.cleanup();
-  });
+  afterAll(() => world?.close());
 
   async function harvestFromKeychain(name: string, env: Record<string, string>, service: string) {
     const login = fakes.tokens.issueLogin();

@@ -6,16 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWNERSHIP_WARNING } from './commands/harvest.js';
 import {
   type CliRun,
-  createTestHome,
+  type CliWorld,
   type Fakes,
   type HarvestJson,
   json,
   type RefreshOut,
   type RefreshStatusOut,
   runCli,
-  startFakes,
+  startCliWorld,
   startFaultProxy,
-  startTestGateway,
   type TestGateway,
   type TestHome,
 } from './testing-fixtures/harness.js';
@@ -23,19 +22,15 @@ import {
 let home: TestHome;
 let fakes: Fakes;
 let gw: TestGateway;
+let world: CliWorld;
 let dirCount = 0;
 
 beforeAll(async () => {
-  home = await createTestHome();
-  fakes = await startFakes();
-  gw = await startTestGateway(home, fakes);
+  world = await startCliWorld();
+  ({ home, fakes, gw } = world);
 });
 
-afterAll(async () => {
-  await gw?.close();
-  await fakes?.close();
-  await home?.cleanup();
-});
+afterAll(() => world?.close());
 
 /** A fresh CLAUDE_CONFIG_DIR for one test. */
 function claudeDir(): string {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHome, type Fakes, runCli, startFakes, startTestGateway, type TestGateway, type TestHome } from './testing-fixtures/harness.js';
+import { type CliWorld, type Fakes, runCli, startCliWorld, type TestGateway, type TestHome } from './testing-fixtures/harness.js';
 
 // What the child prints: its environment's keys and the values that matter, as JSON.
 const PROBE = [
@@ -11,11 +11,11 @@ describe('sandbox run (CLI → supervisor, token on fd 3)', () => {
   let home: TestHome;
   let fakes: Fakes;
   let gw: TestGateway;
+  let world: CliWorld;
   const setupToken = () => fakes.tokens.issueLogin({ withRefreshToken: false }).accessToken;
   beforeAll(async () => {
-    home = await createTestHome();
-    fakes = await startFakes();
-    gw = await startTestGateway(home, fakes);
+    world = await startCliWorld();
+    ({ home, fakes, gw } = world);
     const created = await runCli(['provider', 'create', '--name', 'plan', '--type', 'claude-plan', '--from-setup-token', '--no-verify', '--config', `ANTHROPIC_OAUTH_BASE_URL=${fakes.api.url}`], {
       env: { ...home.env, CLAUDE_CODE_OAUTH_TOKEN: setupToken() },
     });
@@ -25,11 +25,7 @@ describe('sandbox run (CLI → supervisor, token on fd 3)', () => {
     const sandbox = await runCli(['sandbox', 'create', '--name', 'dev', '--provider', 'plan'], { env: home.env });
     expect(sandbox.code, sandbox.stderr).toBe(0);
   });
-  afterAll(async () => {
-    await gw?.close();
-    await fakes?.close();
-    await home?.cleanup();
-  });
+  afterAll(() => world?.close());
 
   it('runs the command as the sandbox child and exits with its code; no token in any argv or the child env', async () => {
     const run = await runCli(['sandbox', 'run', 'dev', '--isolation', 'none', '--', process.execPath, ...PROBE, '7'], {

@@ -2,7 +2,7 @@
 // HOME, XDG_* and CLAUDE_CONFIG_DIR pointed at temporary directories, and records every process
 // command line seen while it runs (to prove no secret ever sits in any child's argv).
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   createFakeTokenEndpoint,
   type FakeAnthropic,
   type FakeTokenEndpoint,
+  watchCommandLines,
 } from '@openshell/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -85,25 +86,6 @@ export interface RunOptions {
   readonly script?: string;
 }
 
-async function snapshotCommandLines(into: Set<string>): Promise<void> {
-  let pids: string[];
-  try {
-    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
-  } catch {
-    return;
-  }
-  await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-        if (raw !== '') into.add(raw.replace(/\0/g, ' ').trim());
-      } catch {
-        // exited meanwhile
-      }
-    }),
-  );
-}
-
 /** Runs `openshell ...args` (the built bin) and watches every process's argv while it runs. */
 export async function runCli(args: readonly string[], options: RunOptions): Promise<CliRun> {
   const script = options.script ?? CLI_BIN;
@@ -125,16 +107,8 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
   if (options.stdin !== undefined) child.stdin.end(options.stdin);
   else if (!options.onStderr) child.stdin.end();
 
-  const seen = new Set<string>();
-  let running = true;
-  const sampler = (async () => {
-    // Bounded: stops when the child exits, or at the timeout.
-    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-    while (running && Date.now() < deadline) {
-      await snapshotCommandLines(seen);
-      await new Promise((r) => setTimeout(r, 15));
-    }
-  })();
+  // Bounded: stops when the child exits, or at the timeout.
+  const argvWatch = watchCommandLines({ maxMs: options.timeoutMs ?? 60_000 });
   const code = await new Promise<number>((resolveCode, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -146,9 +120,7 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
       resolveCode(c ?? (signal ? 128 : 1));
     });
   });
-  running = false;
-  await sampler;
-  return { code, stdout, stderr, commandLines: [...seen] };
+  return { code, stdout, stderr, commandLines: await argvWatch.stop() };
 }
 
 /** Parses the stdout of a `--output json` run. */
@@ -239,6 +211,40 @@ export async function startTestGateway(home: TestHome, fakes: Fakes): Promise<Te
     adminToken: async () => (await readFile(join(home.xdgConfig, 'openshell', 'gateways', 'local.token'), 'utf8')).trim(),
     close: () => gateway.close(),
   };
+}
+
+/** A temp home, the fakes and a gateway registered in that home: where most CLI integration tests start. */
+export interface CliWorld {
+  readonly home: TestHome;
+  readonly fakes: Fakes;
+  readonly gw: TestGateway;
+  /** Stops the gateway, then the fakes, then removes the home. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link CliWorld}; what started is stopped again when a later step fails. */
+export async function startCliWorld(): Promise<CliWorld> {
+  const home = await createTestHome();
+  let fakes: Fakes | undefined;
+  try {
+    fakes = await startFakes();
+    const gw = await startTestGateway(home, fakes);
+    const started = fakes;
+    return {
+      home,
+      fakes: started,
+      gw,
+      async close() {
+        await gw.close();
+        await started.close();
+        await home.cleanup();
+      },
+    };
+  } catch (error) {
+    await fakes?.close();
+    await home.cleanup();
+    throw error;
+  }
 }
 
 /** A rule of the fault proxy: requests matching method and path get this answer instead of the gateway's. */
