@@ -3,9 +3,10 @@
 // invariants every attack shares: the upstream sees exactly the route's bearer and one merged
 // anthropic-beta, never a client credential or the proxy nonce; no answer carries the credential;
 // nothing reaches a sentinel host; the supervisor keeps running; no 5xx.
-import { messagesBody } from './system.js';
-import { httpRequest, type RawExchange, rawExchange } from './raw-http.js';
+
 import type { RecordedRequest } from '@openshell/testing';
+import { httpRequest, type RawExchange, rawExchange } from './raw-http.js';
+import { messagesBody } from './system.js';
 
 export type TargetName = 'router' | 'supervisor';
 

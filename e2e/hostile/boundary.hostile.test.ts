@@ -7,7 +7,7 @@ import type { BundleRoute } from '@openshell/core';
 import { canaryScan, type RecordedRequest } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTACKS, type Attack, type AttackContext, CLIENT_CANARY, lines, post, type Target, type TargetName } from './attacks.js';
-import { httpRequest, rawExchange, type RawExchange } from './raw-http.js';
+import { httpRequest, type RawExchange, rawExchange } from './raw-http.js';
 import { type HostileSystem, messagesBody, type RouterFront, startRouterFront, startSystem } from './system.js';
 
 let sys: HostileSystem;
