@@ -168,78 +168,89 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       ? undefined
       : createRefreshEngine({ store, catalogue: catalogue.profiles, logger, clock: now, fingerprint: fingerprintSecret, secrets: registry });
 
-  const app = fastify({
-    loggerInstance: logger,
-    bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
-    // Long enough that zod's own limits (128 characters for a name) answer first, naming the parameter.
-    maxParamLength: MAX_PARAM_LENGTH,
-    // Errors fastify raises before routing (a malformed URL, an over-long parameter) in the gateway's shape.
-    frameworkErrors: (error, _request, reply) => {
-      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      (reply as unknown as FastifyReply).code(400).send({
-        error: {
-          code: 'invalid_request',
-          message: tooLong ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL path is malformed (bad percent-encoding)',
-        },
-      });
-    },
-    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
-  }) as unknown as FastifyInstance;
-
-  // JSON only: a text/plain body is refused with 415 instead of reaching the handlers as a string.
-  app.removeContentTypeParser('text/plain');
-  useJsonBodyParser(app);
-  app.decorateRequest('principal', undefined);
-  app.addHook('onRequest', async (request) => {
-    const requirement = requirementForPath(request.url);
-    if (requirement === 'none') return;
-    const principal = await authenticate(request.headers.authorization, { store, admin: adminTokens });
-    authorize(principal, requirement);
-    request.principal = principal;
-  });
-  // While closing, answers end their keep-alive connection, so a request that was in flight when
-  // close() began does not hold the server open until the keep-alive timeout.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (closingController.signal.aborted) reply.header('connection', 'close');
-    // API answers may carry a token (sandbox creation, rotation) or credentials (the bundle): never cache.
-    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
-    return payload;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-  });
-  app.setErrorHandler((err, request, reply) => {
-    const { status, body, internal } = toErrorResponse(err, (s) => registry.scrub(s));
-    if (internal) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: body.error.code, status }, 'request refused');
-    return reply.code(status).send(body);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    return reply.code(404).send({ error: { code: 'not_found', message: `no endpoint ${request.method} ${path}; see architecture/gateway.md for the API` } });
-  });
-
-  registerSystemRoutes(app, ctx, refreshEngine === undefined ? [] : [() => refreshEngine.metrics()]);
-  registerProfileRoutes(app, ctx);
-  registerProviderRoutes(app, ctx);
-  registerProviderVerifyRoute(app, ctx);
-  registerInferenceRoutes(app, ctx);
-  registerSandboxRoutes(app, ctx);
-  registerSandboxApiRoutes(app, ctx);
-  if (refreshEngine !== undefined) {
-    // Authentication already ran in the global onRequest hook (by path); these re-check the principal kind.
-    await app.register(refreshRoutes, {
-      engine: refreshEngine,
-      store,
-      requireAdmin: async (request) => authorize(request.principal ?? { kind: 'admin' }, 'admin'),
-      requireSandbox: async (request) => {
-        if (request.principal === undefined) throw new Error('sandbox route reached without authentication');
-        authorize(request.principal, 'sandbox');
+  let app: FastifyInstance;
+  try {
+    app = fastify({
+      loggerInstance: logger,
+      bodyLimit: BODY_LIMIT,
+      return503OnClosing: true,
+      // Long enough that zod's own limits (128 characters for a name) answer first, naming the parameter.
+      maxParamLength: MAX_PARAM_LENGTH,
+      // Errors fastify raises before routing (a malformed URL, an over-long parameter) in the gateway's shape.
+      frameworkErrors: (error, _request, reply) => {
+        const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+        (reply as unknown as FastifyReply).code(400).send({
+          error: {
+            code: 'invalid_request',
+            message: tooLong ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL path is malformed (bad percent-encoding)',
+          },
+        });
       },
-      sandboxOf: (request) => (request.principal?.kind === 'sandbox' ? request.principal.sandbox.name : undefined),
-      buildBundleFor: (sandbox) => sandboxBundle(ctx, sandbox),
+      ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
+    }) as unknown as FastifyInstance;
+
+    // JSON only: a text/plain body is refused with 415 instead of reaching the handlers as a string.
+    app.removeContentTypeParser('text/plain');
+    useJsonBodyParser(app);
+    app.decorateRequest('principal', undefined);
+    app.addHook('onRequest', async (request) => {
+      const requirement = requirementForPath(request.url);
+      if (requirement === 'none') return;
+      const principal = await authenticate(request.headers.authorization, { store, admin: adminTokens });
+      authorize(principal, requirement);
+      request.principal = principal;
     });
+    // While closing, answers end their keep-alive connection, so a request that was in flight when
+    // close() began does not hold the server open until the keep-alive timeout.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (closingController.signal.aborted) reply.header('connection', 'close');
+      // API answers may carry a token (sandbox creation, rotation) or credentials (the bundle): never cache.
+      if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
+      return payload;
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.setErrorHandler((err, request, reply) => {
+      const { status, body, internal } = toErrorResponse(err, (s) => registry.scrub(s));
+      if (internal) request.log.error({ err }, 'request failed');
+      else request.log.info({ code: body.error.code, status }, 'request refused');
+      return reply.code(status).send(body);
+    });
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0] ?? '';
+      return reply.code(404).send({ error: { code: 'not_found', message: `no endpoint ${request.method} ${path}; see architecture/gateway.md for the API` } });
+    });
+
+    registerSystemRoutes(app, ctx, refreshEngine === undefined ? [] : [() => refreshEngine.metrics()]);
+    registerProfileRoutes(app, ctx);
+    registerProviderRoutes(app, ctx);
+    registerProviderVerifyRoute(app, ctx);
+    registerInferenceRoutes(app, ctx);
+    registerSandboxRoutes(app, ctx);
+    registerSandboxApiRoutes(app, ctx);
+    if (refreshEngine !== undefined) {
+      // Authentication already ran in the global onRequest hook (by path); these re-check the principal kind.
+      await app.register(refreshRoutes, {
+        engine: refreshEngine,
+        store,
+        requireAdmin: async (request) => authorize(request.principal ?? { kind: 'admin' }, 'admin'),
+        requireSandbox: async (request) => {
+          if (request.principal === undefined) throw new Error('sandbox route reached without authentication');
+          authorize(request.principal, 'sandbox');
+        },
+        sandboxOf: (request) => (request.principal?.kind === 'sandbox' ? request.principal.sandbox.name : undefined),
+        buildBundleFor: (sandbox) => sandboxBundle(ctx, sandbox),
+      });
+    }
+
+  } catch (err) {
+    // Nothing is listening yet: release what was opened so a failed start leaks nothing.
+    hub.close();
+    unwatchAdmin();
+    await forwarder.close();
+    await store.close();
+    throw err;
   }
 
   app.addHook('onClose', async () => {

@@ -103,6 +103,19 @@ describe('real HTTP on loopback', () => {
   });
 });
 
+describe('failed start', () => {
+  it('an unusable TLS key fails the start; the data dir stays usable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'osgw-badtls-'));
+    dirs.push(dir);
+    const kek = randomBytes(32);
+    const err = await startTestGateway({ dir, kek, tls: { cert: 'not a cert', key: 'not a key' } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    // The failed start left nothing behind that blocks the next one.
+    t = await startTestGateway({ dir, kek });
+    expect((await t.call('GET', '/readyz', { token: null })).status).toBe(200);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('lets a request in flight finish, then closes the store', async () => {
     let release: () => void = () => undefined;
