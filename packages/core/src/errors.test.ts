@@ -1,15 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { errorCodesRaisedIn } from '@openshell/testing';
 import { describe, expect, it } from 'vitest';
 import { CORE_ERROR_CODES, CoreError, OpenShellError } from './index.js';
 
 const SRC = import.meta.dirname;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
-  );
-}
 
 describe('OpenShellError', () => {
   it('carries a stable code, details and cause', () => {
@@ -37,10 +30,7 @@ describe('OpenShellError', () => {
 
 describe('CORE_ERROR_CODES', () => {
   it('documents every code raised in core sources, and only those', () => {
-    const raised = new Set<string>();
-    for (const file of sourceFiles(SRC)) {
-      for (const m of readFileSync(file, 'utf8').matchAll(/new CoreError\(\s*'([a-z_]+)'/g)) raised.add(m[1]!);
-    }
+    const raised = errorCodesRaisedIn(SRC, 'CoreError');
     // invalid_credential_file is part of the contract for credential-file readers built on core (the CLI's
     // --from-claude-login); core itself parses no credential file.
     raised.add('invalid_credential_file');

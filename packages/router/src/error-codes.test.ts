@@ -1,5 +1,6 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { errorCodesRaisedIn } from '@openshell/testing';
 import { describe, expect, it } from 'vitest';
 import { ROUTER_ERROR_CODES, type RouterErrorCode } from './error-codes.js';
 import { type ErrorShape, errorBody, sseErrorFrame } from './error-response.js';
@@ -9,12 +10,7 @@ const srcDir = fileURLToPath(new URL('.', import.meta.url));
 
 describe('error codes', () => {
   it('every code raised in the source has a documented entry', () => {
-    const raised = new Set<string>();
-    for (const file of readdirSync(srcDir)) {
-      if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
-      const text = readFileSync(`${srcDir}/${file}`, 'utf8');
-      for (const m of text.matchAll(/new RouterError\(\s*'([a-z_]+)'/g)) raised.add(m[1] as string);
-    }
+    const raised = errorCodesRaisedIn(srcDir, 'RouterError');
     expect(raised.size).toBeGreaterThan(10);
     for (const code of raised) expect(Object.keys(ROUTER_ERROR_CODES), code).toContain(code);
   });
