@@ -40,8 +40,7 @@ export async function startUpstream(
   handler: (req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest) => void | Promise<void>,
 ): Promise<TestServer> {
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer(async (req, res) => {
+  return listen(async (req, res) => {
     const body = await readAll(req);
     const recorded = { method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders], body };
     requests.push(recorded);
@@ -51,27 +50,7 @@ export async function startUpstream(
       if (!res.headersSent) res.writeHead(500).end(String(err));
       else res.destroy();
     }
-  });
-  const ts: TestServer = {
-    url: '',
-    port: 0,
-    server,
-    requests,
-    connections: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  server.on('connection', (s: Socket) => {
-    ts.connections++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return Object.assign(ts, { url: `http://127.0.0.1:${port}`, port });
+  }, requests);
 }
 
 /** Starts a loopback server in front of a forwarder: the "supervisor" side of a test. */
@@ -81,7 +60,7 @@ export async function startRouter(
   options: { onRequest?: (req: IncomingMessage) => void; forwardOptions?: ForwardOptions } = {},
 ): Promise<TestServer & { results: ForwardResult[]; waitForResult(pred: (r: ForwardResult) => boolean): Promise<ForwardResult> }> {
   const results: ForwardResult[] = [];
-  const ts = await startUpstreamRaw(async (req, res) => {
+  const ts = await listen(async (req, res) => {
     options.onRequest?.(req);
     results.push(await forwarder.forward(req, res, route(), options.forwardOptions));
   });
@@ -99,15 +78,18 @@ export async function startRouter(
   });
 }
 
-/** Like startUpstream but without reading the body first (the handler owns the request). */
-async function startUpstreamRaw(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<TestServer> {
+/** Listens on 127.0.0.1 port 0; the handler owns each request (body unread); close() ends open connections. */
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+  requests: RecordedRequest[] = [],
+): Promise<TestServer> {
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => void handler(req, res));
   const ts: TestServer = {
     url: '',
     port: 0,
     server,
-    requests: [],
+    requests,
     connections: 0,
     close: () =>
       new Promise<void>((resolve) => {
