@@ -330,7 +330,9 @@ describe('a Claude subscription through the real openshell CLI', () => {
     api.ledger.expire(current.accessToken);
     const failed = await sdkClient('dev', 'one', 'after revocation');
     expect(failed.run.code).not.toBe(0);
-    expect(failed.out.calls[0]?.ok).toBe(false);
+    // The client is told what to do, in its own protocol's error shape, instead of a bare upstream 401.
+    expect(failed.out.calls[0], failed.run.stderr).toMatchObject({ ok: false, status: 401, openshellError: 'reauth_required' });
+    expect(failed.out.calls[0]?.message).toContain(REAUTH_FIX);
     const status = jsonOf<RefreshStatusJson>(ok(await cli(['provider', 'refresh', 'status', 'claude-plan', '-o', 'json'])));
     expect(status.credentials[0]?.status).toBe('reauth_required');
     expect(status.credentials[0]?.lastError).toContain(REAUTH_FIX);
@@ -348,18 +350,6 @@ describe('a Claude subscription through the real openshell CLI', () => {
     expect(restored.run.code, restored.run.stderr).toBe(0);
     expect(restored.out.calls[0]?.text).toBe('You said: restored');
     expectBoundaryApplied(before, relogin.accessToken);
-    await expectNoLeak();
-  });
-
-  it('6b. while reauth_required, the sandbox client error names the fix', async () => {
-    // Revoke the new login too and make the client meet it.
-    const current = issued.at(-1) as FakeLogin;
-    tokens.revokeRefreshToken(current.refreshToken as string);
-    api.ledger.expire(current.accessToken);
-    const failed = await sdkClient('dev', 'one', 'needs the fix');
-    const call = failed.out.calls[0];
-    expect(call?.ok).toBe(false);
-    expect(call?.message).toContain(REAUTH_FIX);
     await expectNoLeak();
   });
 
