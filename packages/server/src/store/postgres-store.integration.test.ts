@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { describeWithPostgres, dropSchema, testSchemaName, withPgClient } from '../testing-fixtures/postgres.js';
 import { describeStoreContract } from '../testing-fixtures/store-contract.js';
 import { StoreError } from './errors.js';
 import { openStore } from './open-store.js';
 import { changeChannel, openPostgresStore, parseNotification, WILDCARD_CHANGE } from './postgres-store.js';
 import type { StoreChange } from './types.js';
 
-const url = process.env.OPENSHELL_TEST_DATABASE_URL;
 const TABLES = ['meta', 'providers', 'inference_routes', 'sandboxes', 'sandbox_providers', 'sandbox_tokens', 'refresh_states', 'schema_migrations'];
-
-async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function eventually(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -28,21 +18,13 @@ async function eventually(predicate: () => boolean, timeoutMs = 10_000): Promise
   }
 }
 
-function schemaName(): string {
-  return `openshell_test_${randomBytes(6).toString('hex')}`;
-}
+describeWithPostgres('store', 'the Postgres store', (databaseUrl) => {
+  const withClient = <T>(fn: (client: pg.Client) => Promise<T>) => withPgClient(databaseUrl, fn);
 
-if (url === undefined || url === '') {
-  console.warn('[store] OPENSHELL_TEST_DATABASE_URL is not set: the Postgres store contract suite is SKIPPED (set it, e.g. postgres://postgres@127.0.0.1:5432/test)');
-  describe('Store contract: postgres', () => {
-    it.skip('needs OPENSHELL_TEST_DATABASE_URL', () => undefined);
-  });
-} else {
-  const databaseUrl = url;
   describeStoreContract('postgres', {
     crossInstanceChanges: true,
     async fresh() {
-      const schema = schemaName();
+      const schema = testSchemaName();
       return {
         open: (options) => openPostgresStore({ url: databaseUrl, schema, poolSize: 4, ...options }),
         rawContents: () =>
@@ -62,14 +44,14 @@ if (url === undefined || url === '') {
               [a, b],
             );
           }),
-        dispose: () => withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).then(() => undefined)),
+        dispose: () => dropSchema(databaseUrl, schema),
       };
     },
   });
 
   describe('openPostgresStore (Postgres specifics)', () => {
     it('migrates once when two replicas start together, and openStore picks Postgres by URL', async () => {
-      const schema = schemaName();
+      const schema = testSchemaName();
       const kek = randomBytes(32);
       try {
         const [a, b] = await Promise.all([
@@ -83,12 +65,12 @@ if (url === undefined || url === '') {
         expect(versions.rows).toEqual([{ version: 1 }]);
         await Promise.all([a.close(), b.close()]);
       } finally {
-        await withClient((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+        await dropSchema(databaseUrl, schema);
       }
     });
 
     it('re-listens after its LISTEN connection is killed, announces a wildcard change, and keeps delivering', async () => {
-      const schema = schemaName();
+      const schema = testSchemaName();
       const kek = randomBytes(32);
       const a = await openPostgresStore({ url: databaseUrl, schema, kek, poolSize: 2 });
       const b = await openPostgresStore({ url: databaseUrl, schema, kek, poolSize: 2 });
@@ -109,12 +91,12 @@ if (url === undefined || url === '') {
         await eventually(() => seen.some((c) => c.name === 'after-reconnect'));
       } finally {
         await Promise.all([a.close(), b.close()]);
-        await withClient((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+        await dropSchema(databaseUrl, schema);
       }
     });
 
     it('reports an unreachable database as unavailable', async () => {
-      const error = await openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/none', schema: schemaName(), kek: randomBytes(32) }).then(
+      const error = await openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/none', schema: testSchemaName(), kek: randomBytes(32) }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -130,7 +112,7 @@ if (url === undefined || url === '') {
       expect((error as Error).message).toMatch(/schema name/);
     });
   });
-}
+});
 
 describe('parseNotification', () => {
   it('drops its own notifications and malformed entries', () => {
