@@ -27,7 +27,9 @@ describe('mergeListHeader', () => {
     { name: 'no client value', client: [], want: 'oauth-2025-04-20' },
     { name: "Claude Code's real betas", client: [CLAUDE_CODE_BETAS], want: `${CLAUDE_CODE_BETAS},oauth-2025-04-20` },
     { name: 'flag already present: no duplicate', client: ['a-1,oauth-2025-04-20,b-2'], want: 'a-1,oauth-2025-04-20,b-2' },
-    { name: 'flag present in another case', client: ['OAuth-2025-04-20'], want: 'OAuth-2025-04-20' },
+    // The upstream compares tokens case-sensitively: a client's case variant must not displace ours.
+    { name: 'flag present in another case: the required spelling, at the client position', client: ['a-1,OAuth-2025-04-20,b-2'], want: 'a-1,oauth-2025-04-20,b-2' },
+    { name: 'several case variants of the flag: one, in the required spelling', client: ['OAUTH-2025-04-20, Oauth-2025-04-20', 'oauth-2025-04-20'], want: 'oauth-2025-04-20' },
     { name: 'two lines become one', client: ['a-1', 'b-2, a-1'], want: 'a-1,b-2,oauth-2025-04-20' },
     { name: 'spaces and empty items', client: [' a-1 , ,b-2,, '], want: 'a-1,b-2,oauth-2025-04-20' },
     { name: 'empty client value', client: [''], want: 'oauth-2025-04-20' },
@@ -38,6 +40,10 @@ describe('mergeListHeader', () => {
 
   it('appends several required tokens in their order', () => {
     expect(mergeListHeader(['b'], 'a, b ,c')).toBe('b,a,c');
+  });
+
+  it('keeps the required spelling of every required token the client sent in another case', () => {
+    expect(mergeListHeader(['B,x'], 'a, b ,c')).toBe('b,x,a,c');
   });
 });
 
@@ -150,7 +156,14 @@ describe('buildUpstreamHeaders: required, defaults, auth', () => {
   });
 
   it('adds the required header when the client sent none, and a client cannot remove it', () => {
-    for (const attempt of [[], ['anthropic-beta', ''], ['anthropic-beta', ' , '], ['Connection', 'anthropic-beta', 'anthropic-beta', 'x']]) {
+    for (const attempt of [
+      [],
+      ['anthropic-beta', ''],
+      ['anthropic-beta', ' , '],
+      ['Connection', 'anthropic-beta', 'anthropic-beta', 'x'],
+      ['anthropic-beta', 'OAUTH-2025-04-20'],
+      ['Anthropic-Beta', 'Oauth-2025-04-20, a-1', 'anthropic-beta', 'oauth-2025-04-20'],
+    ]) {
       const out = buildUpstreamHeaders(attempt, route);
       const lines = linesOf(out, 'anthropic-beta');
       expect(lines).toHaveLength(1);
@@ -204,7 +217,7 @@ describe('buildUpstreamHeaders: required, defaults, auth', () => {
       return seed % n;
     };
     const names = ['Authorization', 'x-api-key', 'Anthropic-Beta', 'anthropic-beta', 'anthropic-version', 'X-App', 'connection', 'host', 'x-stainless-os', 'cookie'];
-    const values = ['a', 'b,c', '', 'oauth-2025-04-20', 'anthropic-beta', 'x-app'];
+    const values = ['a', 'b,c', '', 'oauth-2025-04-20', 'OAUTH-2025-04-20', 'anthropic-beta', 'x-app'];
     for (let round = 0; round < 300; round++) {
       const raw: string[] = [];
       const count = rand(8);

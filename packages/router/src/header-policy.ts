@@ -110,19 +110,23 @@ export function splitListHeader(value: string): string[] {
 /**
  * Merges every client line of a list header with the required token(s): splits on commas, trims,
  * drops empties, de-duplicates case-insensitively keeping the client's order and first spelling, then
- * appends each required token that is missing. Returns the value of the single line to send.
+ * appends each required token that is missing. A required token always keeps its own spelling, also
+ * where the client sent it in another case (upstreams compare these tokens case-sensitively, so a
+ * client's `OAUTH-2025-04-20` must not stand in for `oauth-2025-04-20`). Returns the single line to send.
  */
 export function mergeListHeader(clientValues: readonly string[], required: string | readonly string[]): string {
+  const req = typeof required === 'string' ? splitListHeader(required) : required;
+  const spelling = new Map<string, string>();
+  for (const t of req) spelling.set(t.trim().toLowerCase(), t.trim());
   const seen = new Set<string>();
   const tokens: string[] = [];
   const add = (t: string) => {
     const key = t.toLowerCase();
     if (seen.has(key)) return;
     seen.add(key);
-    tokens.push(t);
+    tokens.push(spelling.get(key) ?? t);
   };
   for (const v of clientValues) for (const t of splitListHeader(v)) add(t);
-  const req = typeof required === 'string' ? splitListHeader(required) : required;
   for (const t of req) add(t.trim());
   return tokens.join(',');
 }
