@@ -85,11 +85,11 @@ afterAll(async () => {
 });
 
 describe('package READMEs', () => {
-  it('every TypeScript example of core and router type-checks against the built packages', async () => {
+  it('every TypeScript example of core, router and server type-checks against the built packages', async () => {
     await rm(WORK, { recursive: true, force: true });
     await mkdir(WORK, { recursive: true });
     const files: string[] = [];
-    for (const pkg of ['core', 'router']) {
+    for (const pkg of ['core', 'router', 'server']) {
       const blocks = await tsBlocks(pkg);
       expect(blocks.length, `${pkg}/README.md has no ts example`).toBeGreaterThan(0);
       for (const [i, block] of blocks.entries()) {
