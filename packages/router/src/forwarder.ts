@@ -314,6 +314,18 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return out;
 }
 
+/** undici options of one upstream request: the route's first-byte and idle timeouts. */
+function dispatchOptions(upstream: UpstreamRequest, route: Pick<BundleRoute, 'timeouts'>): Dispatcher.DispatchOptions {
+  return {
+    path: upstream.path,
+    method: upstream.method as Dispatcher.HttpMethod,
+    headers: upstream.headers,
+    body: upstream.body ?? null,
+    headersTimeout: route.timeouts.firstByteMs,
+    bodyTimeout: route.timeouts.idleMs,
+  };
+}
+
 /** Reads the declared body length and whether the request has a body at all from raw headers. */
 function bodyFraming(rawHeaders: readonly string[]): { length: number | undefined; chunked: boolean } {
   let length: number | undefined;
@@ -434,17 +446,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
       const exchange = new Exchange(client, route, shape, holdOn401, maxHeld, resolve);
       client.exchange = exchange;
       try {
-        poolFor(upstream.origin, route.timeouts.connectMs).dispatch(
-          {
-            path: upstream.path,
-            method: upstream.method as Dispatcher.HttpMethod,
-            headers: upstream.headers,
-            body: upstream.body ?? null,
-            headersTimeout: route.timeouts.firstByteMs,
-            bodyTimeout: route.timeouts.idleMs,
-          },
-          exchange,
-        );
+        poolFor(upstream.origin, route.timeouts.connectMs).dispatch(dispatchOptions(upstream, route), exchange);
       } catch (err) {
         resolve({ kind: 'error', error: toRouterError(err, route) });
       }
@@ -545,14 +547,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     const upstream = prepareUpstreamRequest(compiled, { method: input.method, target: input.target, rawHeaders, body });
     const max = input.maxResponseBytes ?? DEFAULT_MAX_PROBE_RESPONSE_BYTES;
     try {
-      const response = await poolFor(upstream.origin, current.timeouts.connectMs).request({
-        path: upstream.path,
-        method: upstream.method as Dispatcher.HttpMethod,
-        headers: upstream.headers,
-        body: upstream.body ?? null,
-        headersTimeout: current.timeouts.firstByteMs,
-        bodyTimeout: current.timeouts.idleMs,
-      });
+      const response = await poolFor(upstream.origin, current.timeouts.connectMs).request(dispatchOptions(upstream, current));
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of response.body) {

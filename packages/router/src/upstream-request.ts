@@ -52,9 +52,7 @@ export function resolveProtocol(compiled: CompiledRoute, method: string, path: s
  * RouterError (4xx for client faults, `invalid_route` for route faults) before anything is sent.
  */
 export function prepareUpstreamRequest(compiled: CompiledRoute, input: ClientRequest): UpstreamRequest {
-  const { path, query } = splitTarget(input.target);
-  validateTarget(path, query);
-  return prepareChecked(compiled, input, { path, query, protocol: resolveProtocol(compiled, input.method, path, input.protocol) });
+  return prepareChecked(compiled, input, checkTarget(compiled, input.method, input.target, input.protocol));
 }
 
 /** A request target already split, validated and matched to a protocol the route serves. */
