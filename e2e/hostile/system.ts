@@ -154,53 +154,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<HostileS
   const localSentinel = await startSentinel('127.0.0.1');
   await mkdir(join(dir, 'ws'), { recursive: true });
 
-  const startSupervisor = async (extra: { waitSeconds?: number } = {}): Promise<RunningSupervisor> => {
-    const logs: string[] = [];
-    const abort = new AbortController();
-    let exited = false;
-    let ready: (env: Readonly<Record<string, string>>) => void = () => undefined;
-    const readyP = new Promise<Readonly<Record<string, string>>>((r) => {
-      ready = r;
-    });
-    const done = runSupervisor({
-      gatewayUrl: url(),
-      sandbox: 'hostile',
-      token: new Secret(sandboxToken),
-      command: [process.execPath, '-e', 'setTimeout(() => {}, 600000)'],
-      workspace: join(dir, 'ws'),
-      isolation: 'none',
-      stdio: 'pipe',
-      forwardSignals: false,
-      logLevel: 'debug',
-      logStream: { write: (s: string) => logs.push(s) },
-      waitSeconds: extra.waitSeconds ?? 5,
-      signal: abort.signal,
-      onReady: (info) => ready(info.childEnv),
-    });
-    done.then(
-      () => {
-        exited = true;
-      },
-      () => {
-        exited = true;
-      },
-    );
-    const env = await Promise.race([readyP, done.then((r) => Promise.reject(new Error(`supervisor ended early: ${JSON.stringify(r)}\n${logs.join('')}`)))]);
-    const proxy = new URL(env.HTTP_PROXY ?? env.http_proxy ?? '');
-    const nonce = decodeURIComponent(proxy.password);
-    return {
-      proxyPort: Number(proxy.port),
-      proxyAuth: `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${nonce}`).toString('base64')}`,
-      nonce,
-      logs,
-      done,
-      exited: () => exited,
-      async stop() {
-        abort.abort();
-        return done;
-      },
-    };
-  };
+  const startSupervisor = (extra: { waitSeconds?: number } = {}) => launchSupervisor({ gatewayUrl: url(), sandbox: 'hostile', token: sandboxToken, workspace: join(dir, 'ws'), ...extra });
 
   const supervisor = options.supervisor === false ? undefined : await startSupervisor();
   const system: HostileSystem = {
@@ -241,6 +195,55 @@ export async function startSystem(options: SystemOptions = {}): Promise<HostileS
     },
   };
   return system;
+}
+
+/** Starts a real supervisor (isolation none) whose child waits until stopped; resolves once the child runs. */
+export async function launchSupervisor(o: { gatewayUrl: string; sandbox: string; token: string; workspace: string; waitSeconds?: number }): Promise<RunningSupervisor> {
+  const logs: string[] = [];
+  const abort = new AbortController();
+  let exited = false;
+  let ready: (env: Readonly<Record<string, string>>) => void = () => undefined;
+  const readyP = new Promise<Readonly<Record<string, string>>>((r) => {
+    ready = r;
+  });
+  const done = runSupervisor({
+    gatewayUrl: o.gatewayUrl,
+    sandbox: o.sandbox,
+    token: new Secret(o.token),
+    command: [process.execPath, '-e', 'setTimeout(() => {}, 600000)'],
+    workspace: o.workspace,
+    isolation: 'none',
+    stdio: 'pipe',
+    forwardSignals: false,
+    logLevel: 'debug',
+    logStream: { write: (s: string) => logs.push(s) },
+    waitSeconds: o.waitSeconds ?? 5,
+    signal: abort.signal,
+    onReady: (info) => ready(info.childEnv),
+  });
+  done.then(
+    () => {
+      exited = true;
+    },
+    () => {
+      exited = true;
+    },
+  );
+  const env = await Promise.race([readyP, done.then((r) => Promise.reject(new Error(`supervisor ended early: ${JSON.stringify(r)}\n${logs.join('')}`)))]);
+  const proxy = new URL(env.HTTP_PROXY ?? env.http_proxy ?? '');
+  const nonce = decodeURIComponent(proxy.password);
+  return {
+    proxyPort: Number(proxy.port),
+    proxyAuth: `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${nonce}`).toString('base64')}`,
+    nonce,
+    logs,
+    done,
+    exited: () => exited,
+    async stop() {
+      abort.abort();
+      return done;
+    },
+  };
 }
 
 /** The router's forwarder behind a plain loopback HTTP server (origin-form requests, no proxy). */
