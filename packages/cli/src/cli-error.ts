@@ -1,8 +1,10 @@
 const MARKER = Symbol.for('openshell.cli-error');
 
-/** Exit codes of the `openshell` command: 0 ok, 1 failure, 2 usage. */
+/** Exit code of a successful `openshell` command. */
 export const EXIT_OK = 0;
+/** Exit code of a command that failed. */
 export const EXIT_FAILURE = 1;
+/** Exit code of a usage error (unknown flag, bad flag combination). */
 export const EXIT_USAGE = 2;
 
 /**

@@ -78,9 +78,13 @@ export const routeBundleSchema = z.object({
   egress: z.array(egressSchema),
 });
 
+/** A parsed gateway → supervisor route bundle. */
 export type RouteBundle = z.infer<typeof routeBundleSchema>;
+/** One route of a bundle: where to send, how to authenticate, which headers to apply. */
 export type BundleRoute = z.infer<typeof routeSchema>;
+/** A header every request of a route carries, with its merge rule. */
 export type BundleRequiredHeader = z.infer<typeof requiredHeaderSchema>;
+/** A host:port a sandbox may open a CONNECT tunnel to. */
 export type EgressRule = z.infer<typeof egressSchema>;
 export { routeSchema as bundleRouteSchema };
 

@@ -39,6 +39,7 @@ export interface InferenceProfile {
   readonly clientEnv: Readonly<Record<string, string>>;
 }
 
+/** Protocols of OpenAI-compatible providers. */
 export const OPENAI_PROTOCOLS = [
   'openai_chat_completions',
   'openai_completions',
@@ -46,6 +47,7 @@ export const OPENAI_PROTOCOLS = [
   'openai_embeddings',
   'model_discovery',
 ] as const;
+/** Protocols of Anthropic providers (API key and subscription OAuth). */
 export const ANTHROPIC_PROTOCOLS = ['anthropic_messages', 'anthropic_count_tokens', 'model_discovery'] as const;
 
 /** Headers Claude Code sends to identify itself; passed through so the upstream sees the genuine client. */
@@ -66,6 +68,7 @@ function yamlRequiredHeaders(profileId: string): readonly RequiredHeader[] {
   return GENERATED_PROVIDER_PROFILES.find((p) => p.id === profileId)?.inference?.required_headers ?? [];
 }
 
+/** The inference profile of every built-in provider type (DESIGN §3.1). */
 export const BUILTIN_INFERENCE_PROFILES: readonly InferenceProfile[] = [
   {
     providerType: 'openai',

@@ -9,6 +9,7 @@ export const EXIT_SUPERVISOR_FAILED = 125;
 /** Exit code for command-line mistakes. */
 export const EXIT_USAGE = 2;
 
+/** The text of `openshell-supervisor --help`. */
 export const HELP = `openshell-supervisor — run a command inside an OpenShell sandbox boundary
 
 Usage:

@@ -8,7 +8,9 @@ export type IsolationMode = 'auto' | 'none' | 'bwrap';
 
 /** Where things live inside the namespace. */
 export const NAMESPACE_RUN_DIR = '/run/openshell';
+/** The Node binary, bound read-only inside the namespace. */
 export const NAMESPACE_NODE = `${NAMESPACE_RUN_DIR}/node`;
+/** The relay script inside the namespace (loopback :80/:443/proxy port → the supervisor's sockets). */
 export const NAMESPACE_RELAY = `${NAMESPACE_RUN_DIR}/netns-relay.mjs`;
 /** The relay's proxy port inside the namespace (HTTP(S)_PROXY there). */
 export const NAMESPACE_PROXY_PORT = 3128;

@@ -34,6 +34,7 @@ export type TokenErrorInput =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'invalid_response'; readonly reason: string };
 
+/** A token-endpoint failure classified: what to do next, and a secret-free message saying why. */
 export interface TokenErrorClassification {
   readonly class: TokenErrorClass;
   /** The OAuth `error` code (or Anthropic error type) when the body carried one. */

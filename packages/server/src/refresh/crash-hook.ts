@@ -7,6 +7,7 @@
 
 /** The write-path steps at which a test may crash the process. */
 export const CRASH_STEPS = ['before-token-request', 'after-token-response', 'after-commit'] as const;
+/** One of {@link CRASH_STEPS}. */
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 /** The environment variable naming the step to crash at (test-only). */

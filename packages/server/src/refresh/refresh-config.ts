@@ -39,6 +39,7 @@ export const configureRefreshBodySchema = z.strictObject({
   expiresAt: z.number().int().nonnegative().optional(),
 });
 
+/** The validated body of `PUT /v1/providers/:name/refresh`. */
 export type ConfigureRefreshBody = z.infer<typeof configureRefreshBodySchema>;
 
 /** The credential key and refresh block a configure request applies to. */

@@ -67,6 +67,7 @@ export type RefreshResult =
   | 'discarded'
   | 'not_configured';
 
+/** What one rotation attempt did, with the credential's status afterwards. */
 export interface RefreshOutcome {
   readonly result: RefreshResult;
   readonly status?: CredentialRefreshStatus;

@@ -15,6 +15,7 @@ export const REFRESH_ERROR_CODES = {
   resource_version_conflict: { status: 409, fix: 'The configuration changed meanwhile; read it again and retry.' },
 } as const satisfies Record<string, { status: number; fix: string }>;
 
+/** Stable code of a {@link RefreshError}. */
 export type RefreshErrorCode = keyof typeof REFRESH_ERROR_CODES;
 
 /** An error of the refresh engine's API; `message` never contains a secret. */

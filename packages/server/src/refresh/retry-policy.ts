@@ -3,12 +3,13 @@
 /** Refresh this long before expiry when the profile does not say. */
 export const DEFAULT_REFRESH_BEFORE_SECONDS = 300;
 
-/** Backoff after a transient failure: base, growth and cap. */
+/** Backoff after a transient failure: the first delay and the cap (the delay doubles in between). */
 export interface BackoffPolicy {
   readonly baseMs: number;
   readonly capMs: number;
 }
 
+/** Backoff of transient failures: a 10 s ceiling doubling per failure, capped at 15 min (jittered). */
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, capMs: 15 * 60_000 };
 
 /**

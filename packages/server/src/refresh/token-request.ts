@@ -16,12 +16,14 @@ export interface TokenRequestSpec {
   readonly timeoutMs: number;
 }
 
+/** I/O seams of a token request: the HTTP dispatcher and the clock. */
 export interface TokenRequestOptions {
   readonly dispatcher?: Dispatcher | undefined;
   /** Clock for `Retry-After` dates. */
   readonly now: () => number;
 }
 
+/** A token grant, or the classified failure; `attempts` counts the requests made (drift retries included). */
 export type TokenExchangeResult =
   | { readonly ok: true; readonly grant: TokenGrant; readonly attempts: number }
   | { readonly ok: false; readonly failure: TokenErrorClassification; readonly attempts: number };

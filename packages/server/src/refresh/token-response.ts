@@ -9,6 +9,7 @@ export interface TokenGrant {
   readonly expiresIn?: number;
 }
 
+/** A token endpoint's 200 answer parsed into a grant, or why it is unusable. */
 export type ParsedTokenResponse = { readonly ok: true; readonly grant: TokenGrant } | { readonly ok: false; readonly reason: string };
 
 /**
