@@ -85,6 +85,13 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
   async function once<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: unknown;
+    // pg-pool removes its own error listener while a client is checked out: without this one, a
+    // connection lost between two queries of the transaction (Postgres restarting, a killed backend)
+    // is emitted as an unhandled 'error' and kills the gateway process.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(executor(client, schema));
@@ -99,6 +106,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
       if (isConnectionError(error)) broken = error;
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
