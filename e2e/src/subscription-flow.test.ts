@@ -229,6 +229,8 @@ describe('a Claude subscription through the real openshell CLI', () => {
       [true, 'You said: e2e sdk'],
     ]);
     if (BWRAP) expect(run.stderr).toContain('isolation: bwrap');
+    // The canary scan reads the live environments of the supervisor and the child too (sampled from /proc).
+    expect(run.environments.some((e) => e.includes('ANTHROPIC_BASE_URL=https://inference.local'))).toBe(true);
     // What the sandbox saw: the inference.local address and a placeholder, never the token.
     expect(out.env.ANTHROPIC_BASE_URL).toBe('https://inference.local');
     expect(out.env.ANTHROPIC_OAUTH_TOKEN).toBeUndefined();

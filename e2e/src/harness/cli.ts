@@ -10,6 +10,8 @@ export interface CliRun {
   readonly stderr: string;
   /** Command lines of every process seen on the machine while it ran (to prove no secret sat in any argv). */
   readonly commandLines: readonly string[];
+  /** Environments (`/proc/PID/environ`) of the CLI and every process it started (supervisor, bwrap, the child…). */
+  readonly environments: readonly string[];
 }
 
 /** Options of {@link runCli}. */
@@ -18,24 +20,45 @@ export interface RunCliOptions {
   /** Written to stdin, which is then closed. */
   readonly stdin?: string;
   readonly timeoutMs?: number;
-  /** Sample every process's command line while the CLI runs (default true). */
+  /** Sample every process's command line, and the environments of the CLI's descendants, while it runs (default true). */
   readonly sampleArgv?: boolean;
 }
 
-async function sampleCommandLines(into: Set<string>): Promise<void> {
+async function sampleProcesses(root: number | undefined, commandLines: Set<string>, environments: Set<string>): Promise<void> {
   let pids: string[];
   try {
     pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
   } catch {
     return;
   }
+  const parent = new Map<number, number>();
   await Promise.all(
     pids.map(async (pid) => {
       try {
         const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-        if (raw !== '') into.add(raw.replace(/\0/g, ' ').trim());
+        if (raw !== '') commandLines.add(raw.replace(/\0/g, ' ').trim());
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse after the last ')'.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        parent.set(Number(pid), ppid);
       } catch {
         // the process exited meanwhile
+      }
+    }),
+  );
+  if (root === undefined) return;
+  const isDescendant = (pid: number): boolean => {
+    // Strict descendants: the CLI's own environment is the user's input (e.g. CLAUDE_CODE_OAUTH_TOKEN for --from-setup-token).
+    for (let p: number | undefined = parent.get(pid), hops = 0; p !== undefined && p > 1 && hops < 64; p = parent.get(p), hops++) if (p === root) return true;
+    return false;
+  };
+  await Promise.all(
+    [...parent.keys()].filter(isDescendant).map(async (pid) => {
+      try {
+        const raw = await readFile(`/proc/${pid}/environ`, 'utf8');
+        if (raw !== '') environments.add(raw.replace(/\0/g, '\n'));
+      } catch {
+        // exited, or not ours to read
       }
     }),
   );
@@ -56,12 +79,13 @@ export async function runCli(args: readonly string[], options: RunCliOptions): P
   child.stdin.on('error', () => {});
   child.stdin.end(options.stdin ?? '');
   const seen = new Set<string>();
+  const environments = new Set<string>();
   let running = true;
   const sampler = (async () => {
     if (options.sampleArgv === false) return;
     const deadline = Date.now() + timeoutMs;
     while (running && Date.now() < deadline) {
-      await sampleCommandLines(seen);
+      await sampleProcesses(child.pid, seen, environments);
       await new Promise((r) => setTimeout(r, 40));
     }
   })();
@@ -78,7 +102,7 @@ export async function runCli(args: readonly string[], options: RunCliOptions): P
   });
   running = false;
   await sampler;
-  return { args, code, stdout, stderr, commandLines: [...seen] };
+  return { args, code, stdout, stderr, commandLines: [...seen], environments: [...environments] };
 }
 
 /** Parses the JSON stdout of a `-o json` run, with the run's output in the error when it is not JSON. */

@@ -16,7 +16,7 @@ describe('LeakWatch', () => {
       const watch = new LeakWatch();
       watch.secret('planted', token);
       watch.text('clean', 'nothing here');
-      watch.cli({ args: ['sandbox', 'run', 'dev'], code: 0, stdout: `Bearer ${token}`, stderr: '', commandLines: [] });
+      watch.cli({ args: ['sandbox', 'run', 'dev'], code: 0, stdout: `Bearer ${token}`, stderr: '', commandLines: [], environments: [] });
       watch.dir('workspace', dir, [join(dir, 'home', 'skipped')]);
       const leaks = await watch.scan();
       expect(leaks.map((l) => [l.secret, l.form, l.where.replace(dir, '<dir>')]).sort()).toEqual([

@@ -39,6 +39,7 @@ export class LeakWatch {
     this.texts.push({ label: `${label} (stdout)`, content: run.stdout });
     this.texts.push({ label: `${label} (stderr)`, content: run.stderr });
     this.texts.push({ label: `${label} (argv of all processes)`, content: run.commandLines.join('\n') });
+    this.texts.push({ label: `${label} (environments of the CLI and its descendants)`, content: run.environments.join('\n') });
   }
 
   /** Text read at each scan (e.g. a running gateway's log so far). */
