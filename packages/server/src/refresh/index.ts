@@ -3,7 +3,6 @@ export { CRASH_ENV, CRASH_STEPS, type CrashStep } from './crash-hook.js';
 export { type ConfigureRefreshBody, configureRefreshBodySchema } from './refresh-config.js';
 export {
   createRefreshEngine,
-  defaultFingerprint,
   reauthCommand,
   type ProfileLookup,
   type RefreshEngine,

@@ -46,7 +46,7 @@ export interface RefreshEngineSettings {
   readonly maxSleepMs?: number;
   /** Minimum interval between rotations caused by `credential-rejected`, per credential; default 30 s. */
   readonly rejectedMinIntervalMs?: number;
-  /** Credential fingerprint, the same function the route bundle uses. */
+  /** Credential fingerprint; default the gateway's own `fingerprintSecret`, which the route bundle uses too. */
   readonly fingerprint?: (value: string) => string;
   /** Where fresh secrets are registered for log scrubbing (the gateway's SecretRegistry). */
   readonly secrets?: { register(value: string | Secret): void };
@@ -108,9 +108,6 @@ export interface RefreshEngine {
   readonly ownerId: string;
 }
 
-/** Default credential fingerprint: the gateway's own (crypto/fingerprint.ts), as the bundle uses. */
-export const defaultFingerprint: (value: string) => string = fingerprintSecret;
-
 /** The command that gets a credential out of `reauth_required`. */
 export function reauthCommand(provider: string, providerType: string | undefined): string {
   if (providerType === 'anthropic-oauth') {
@@ -135,7 +132,7 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
   const random = settings.random ?? Math.random;
   const backoff = settings.backoff ?? DEFAULT_BACKOFF;
   const tokenTimeoutMs = settings.tokenTimeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
-  const fingerprint = settings.fingerprint ?? defaultFingerprint;
+  const fingerprint = settings.fingerprint ?? fingerprintSecret;
   const rejectedMinIntervalMs = settings.rejectedMinIntervalMs ?? 30_000;
   const maxSleepMs = settings.maxSleepMs ?? 30_000;
   const ownerId = settings.ownerId ?? (store.dialect === 'sqlite' ? 'sqlite-local' : `replica-${randomUUID()}`);
