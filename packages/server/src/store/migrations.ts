@@ -3,6 +3,9 @@
  * `{s}` stands for the schema prefix (Postgres `"schema".`, SQLite empty). Secret columns
  * (`providers.credentials`, `refresh_states.material`) hold AES-256-GCM sealed text only.
  */
+import type { SqlExecutor } from './sql-driver.js';
+
+/** One schema migration: its version, a name, and the statements that apply it. */
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -92,3 +95,18 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', statements: initial({ int: 'BIGINT', real: 'DOUBLE PRECISION' }) },
 ];
+
+/**
+ * Applies, in order, every migration the database has not yet recorded in `schema_migrations`.
+ * The caller runs it in one transaction (Postgres also under an advisory lock, so replicas that start
+ * together migrate once). `intType` is the dialect's 64-bit integer type (`applied_at` is epoch ms).
+ */
+export async function applyMigrations(q: SqlExecutor, migrations: readonly Migration[], intType: 'INTEGER' | 'BIGINT'): Promise<void> {
+  await q.query(`CREATE TABLE IF NOT EXISTS {s}schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${intType} NOT NULL)`);
+  const applied = new Set((await q.query('SELECT version FROM {s}schema_migrations')).rows.map((r) => Number(r.version)));
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue;
+    for (const statement of migration.statements) await q.query(statement);
+    await q.query('INSERT INTO {s}schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
+  }
+}

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createSealer } from '../crypto/seal.js';
 import { classifyDriverError, toStoreError } from './classify-error.js';
 import { StoreError } from './errors.js';
-import { type Migration, POSTGRES_MIGRATIONS } from './migrations.js';
+import { applyMigrations, type Migration, POSTGRES_MIGRATIONS } from './migrations.js';
 import type { SqlDriver, SqlExecutor, SqlRow } from './sql-driver.js';
 import { SqlStore } from './sql-store.js';
 import { quoteIdentifier, SCHEMA_NAME, withSchema } from './sql-text.js';
@@ -248,14 +248,7 @@ async function migratePostgres(pool: pg.Pool, schema: string, migrations: readon
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openshell:migrate:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-    const q = executor(client, schema);
-    await q.query('CREATE TABLE IF NOT EXISTS {s}schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-    const applied = new Set((await q.query('SELECT version FROM {s}schema_migrations')).rows.map((r) => Number(r.version)));
-    for (const migration of migrations) {
-      if (applied.has(migration.version)) continue;
-      for (const statement of migration.statements) await q.query(statement);
-      await q.query('INSERT INTO {s}schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
-    }
+    await applyMigrations(executor(client, schema), migrations, 'BIGINT');
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

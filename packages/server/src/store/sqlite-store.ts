@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { createSealer } from '../crypto/seal.js';
 import { toStoreError } from './classify-error.js';
-import { type Migration, SQLITE_MIGRATIONS } from './migrations.js';
+import { applyMigrations, type Migration, SQLITE_MIGRATIONS } from './migrations.js';
 import { Mutex } from './mutex.js';
 import type { SqlDriver, SqlExecutor, SqlRow } from './sql-driver.js';
 import { SqlStore } from './sql-store.js';
@@ -138,13 +138,5 @@ function createSqliteDriver(db: Database.Database, file: string): SqlDriver {
 }
 
 async function migrateSqlite(driver: SqlDriver, migrations: readonly Migration[]): Promise<void> {
-  await driver.transaction(async (q) => {
-    await q.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const applied = new Set((await q.query('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
-    for (const migration of migrations) {
-      if (applied.has(migration.version)) continue;
-      for (const statement of migration.statements) await q.query(statement);
-      await q.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
-    }
-  });
+  await driver.transaction((q) => applyMigrations(q, migrations, 'INTEGER'));
 }
