@@ -7,7 +7,7 @@
 // sandbox could see. Everything lives in a temporary directory that is removed at the end.
 //
 // Set OPENSHELL_DEMO_NO_BUILD=1 to skip the install/build step (the e2e suite builds first).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,8 +20,10 @@ const MODEL = 'claude-sonnet-4-6';
 const PROMPT = 'What does OpenShell do with my token?';
 
 if (!process.env.OPENSHELL_DEMO_NO_BUILD) {
-  const { prepareWorkspace } = await import('../../scripts/workspace.mjs');
-  prepareWorkspace();
+  // Install and build as `npm start` does, with its progress on stderr so stdout is only the demo.
+  const script = "import('./scripts/workspace.mjs').then((w) => w.prepareWorkspace())";
+  const built = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repo, stdio: ['ignore', 2, 2] });
+  if (built.status !== 0) process.exit(built.status ?? 1);
 }
 // Imported after the build: both resolve to dist/.
 const { canaryScan, createFakeAnthropic, createFakeTokenEndpoint, headerValues, writeClaudeCredentials } = await import('@openshell/testing');

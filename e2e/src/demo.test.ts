@@ -1,7 +1,7 @@
 // `npm run demo` must keep working from the README: run it for real (the suite has built the
 // packages) and check what it reports, that it exits 0, and that it leaves nothing behind.
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,5 +39,13 @@ describe('npm run demo', () => {
     expect(stdout).toContain('the real token           nowhere');
     expect(stdout).toContain('demo passed; cleaned up.');
     expect(await demoDirs()).toEqual(before);
+
+    // The README shows this output: the same lines, up to the port, the fingerprints and the isolation mode.
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('npm run demo');
+    const shown = /```text\n(OpenShell-TS demo:[\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown, 'README.md has no demo output block').toBeDefined();
+    const mask = (t: string) => t.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT').replace(/\b[0-9a-f]{12}\b/g, 'FINGERPRINT').replace(/isolation (bwrap|none)/, 'isolation MODE').trimEnd();
+    expect(mask(shown as string)).toBe(mask(stdout));
   });
 });

@@ -14,7 +14,7 @@ import { parseGatewayArgs } from '../../packages/server/src/bin-args.js';
 import { parseArgs as parseSupervisorArgs } from '../../packages/supervisor/src/bin.js';
 import { REPO_ROOT } from './harness/paths.js';
 
-const SHELL_LANGS = new Set(['', 'sh', 'bash', 'shell', 'console', 'text']);
+const SHELL_LANGS = new Set(['', 'sh', 'bash', 'shell', 'console']);
 
 async function docFiles(): Promise<string[]> {
   const out: string[] = [join(REPO_ROOT, 'README.md')];

@@ -162,7 +162,7 @@ beforeAll(async () => {
     claudeUnavailable = cc.unavailable;
     console.warn(`[e2e] SKIPPING the Claude Code client runs: ${cc.unavailable}`);
   }
-});
+}, 700_000); // a first run installs Claude Code (npm, bounded at 600 s)
 
 afterAll(async () => {
   await gw?.stop();
