@@ -1,7 +1,8 @@
 // docs/reference/errors.mdx must list every error code of every package, each in its component's
 // section: a code added to a table (or thrown in the CLI/supervisor source) without a docs row fails here.
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorCodesRaisedIn } from '@openshell/testing';
 import { describe, expect, it } from 'vitest';
 import { CORE_ERROR_CODES } from '../../packages/core/src/error-codes.js';
 import { ROUTER_ERROR_CODES } from '../../packages/router/src/error-codes.js';
@@ -39,15 +40,6 @@ async function unionMembers(file: string, typeName: string): Promise<string[]> {
   return [...body.matchAll(/\|\s*'([a-z_]+)'/g)].map((m) => m[1] as string);
 }
 
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(join(REPO_ROOT, dir), { withFileTypes: true, recursive: true })) {
-    const path = join(entry.parentPath, entry.name);
-    if (entry.isFile() && path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.includes('testing-fixtures')) out.push(path);
-  }
-  return out;
-}
-
 /** The supervisor's own refusals on inference.local (`RouteUnavailable['unavailable']`). */
 async function unavailableReasons(): Promise<string[]> {
   const text = await readFile(join(REPO_ROOT, 'packages/supervisor/src/bundle-sync.ts'), 'utf8');
@@ -56,12 +48,8 @@ async function unavailableReasons(): Promise<string[]> {
 }
 
 /** Codes the CLI raises: `new CliError('code', …)` plus `usageError()` (code `usage`). */
-async function cliCodes(): Promise<string[]> {
-  const codes = new Set<string>(['usage']);
-  for (const file of await sourceFiles('packages/cli/src')) {
-    for (const m of (await readFile(file, 'utf8')).matchAll(/new CliError\(\s*'([a-z_]+)'/g)) codes.add(m[1] as string);
-  }
-  return [...codes];
+function cliCodes(): string[] {
+  return [...new Set(['usage', ...errorCodesRaisedIn(join(REPO_ROOT, 'packages', 'cli', 'src'), 'CliError')])];
 }
 
 describe('docs/reference/errors.mdx', () => {
@@ -75,7 +63,7 @@ describe('docs/reference/errors.mdx', () => {
         ...(await unavailableReasons()),
       ],
       Supervisor: Object.keys(SUPERVISOR_ERROR_CODES),
-      CLI: await cliCodes(),
+      CLI: cliCodes(),
       Core: Object.keys(CORE_ERROR_CODES),
       'Gateway store and keys': [
         ...(await unionMembers('packages/server/src/store/errors.ts', 'StoreErrorCode')),
@@ -90,6 +78,25 @@ describe('docs/reference/errors.mdx', () => {
       for (const code of codes) if (!listed?.has(code)) missing.push(`${section}: ${code}`);
     }
     expect(missing, 'add a row for each (tables: npx tsx e2e/scripts/error-tables.ts)').toEqual([]);
+  });
+
+  it('lists every code raised anywhere in the packages (new XError(\'code\'))', async () => {
+    const text = await readFile(PAGE, 'utf8');
+    const raisers: [string, string][] = [
+      ['packages/core/src', 'CoreError'],
+      ['packages/router/src', 'RouterError'],
+      ['packages/server/src', 'GatewayError'],
+      ['packages/server/src', 'RefreshError'],
+      ['packages/server/src', 'StoreError'],
+      ['packages/server/src', 'CryptoError'],
+      ['packages/supervisor/src', 'SupervisorError'],
+      ['packages/cli/src', 'CliError'],
+    ];
+    const missing: string[] = [];
+    for (const [dir, cls] of raisers) {
+      for (const code of errorCodesRaisedIn(join(REPO_ROOT, dir), cls)) if (!text.includes(`| \`${code}\` |`)) missing.push(`${cls}: ${code}`);
+    }
+    expect(missing).toEqual([]);
   });
 
   it('documents the HTTP status each table gives', async () => {
