@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { constants, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -97,7 +97,6 @@ export interface SupervisorResult {
   readonly stderr?: string;
 }
 
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 const MAX_COLLECTED = 8 * 1024 * 1024;
 
@@ -282,7 +281,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
 
     try {
       const { code, signal } = await exited;
-      const exitCode = signal !== null ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : (code ?? 1);
+      const exitCode = signal !== null ? 128 + (constants.signals[signal] ?? 1) : (code ?? 1);
       log.debug('child exited', { code: exitCode, signal: signal ?? undefined });
       return {
         exitCode,
