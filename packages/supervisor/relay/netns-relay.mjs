@@ -9,6 +9,7 @@
 // and EOF on fd 3 means the supervisor is gone. Node builtins only: it must run from anywhere.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { constants } from 'node:os';
 
 const CONTROL_FD = 3;
 const fail = (message) => {
@@ -167,8 +168,7 @@ for (const sig of early.splice(0)) {
 child.on('exit', (code, signal) => {
   control.destroy();
   if (signal !== null) {
-    const n = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 }[signal] ?? 1;
-    process.exit(128 + n);
+    process.exit(128 + (constants.signals[signal] ?? 1));
   }
   process.exit(code ?? 1);
 });

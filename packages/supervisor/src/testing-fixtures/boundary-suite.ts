@@ -256,5 +256,16 @@ export function boundarySuite(isolation: Exclude<IsolationMode, 'auto'>): { harn
     expect(res.exitCode).toBe(128 + 15);
   });
 
+  it.each([
+    ['SIGABRT', 134],
+    ['SIGSEGV', 139],
+    ['SIGPIPE', 141],
+  ] as const)('a child killed by %s exits 128 + its signal number (%i)', async (signal, exitCode) => {
+    const res = await h.run(['sh', '-c', `kill -${signal.slice(3)} $$`]);
+    expect(res.exitCode).toBe(exitCode);
+    // Under bwrap the supervisor's own child (bwrap) exits with the code; without isolation it sees the signal.
+    if (isolation === 'none') expect(res.signal).toBe(signal);
+  });
+
   return { harness: () => h };
 }
