@@ -225,6 +225,17 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
   {
+    id: 'anthropic-beta already carrying the oauth flag in other cases',
+    targets: both,
+    expect: 'served',
+    send: (ctx) => send(ctx, post(ctx.target, ['anthropic-beta: OAUTH-2025-04-20, Oauth-2025-04-20', 'anthropic-beta: oauth-2025-04-20'])),
+    check(up) {
+      const r = up[0] as RecordedRequest;
+      const n = betaTokens(r).filter((t) => t === 'oauth-2025-04-20').length;
+      if (n !== 1) throw new Error(`oauth flag ${n} times upstream`);
+    },
+  },
+  {
     id: 'anthropic-beta folded with obs-fold continuation',
     targets: both,
     expect: 'refused',

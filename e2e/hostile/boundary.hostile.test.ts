@@ -2,12 +2,14 @@
 // (a) the router's forwarder behind a plain loopback server and (b) a real supervisor's proxy
 // (runSupervisor against the real gateway). Each asserts what the client got and what the fake
 // upstream did or did not receive, plus the shared invariants (see attacks.ts).
+import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { BundleRoute } from '@openshell/core';
 import { canaryScan, type RecordedRequest } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTACKS, type Attack, type AttackContext, CLIENT_CANARY, lines, post, type Target, type TargetName } from './attacks.js';
-import { httpRequest, type RawExchange, rawExchange } from './raw-http.js';
+import { httpRequest, parseResponses, type RawExchange, rawExchange } from './raw-http.js';
 import { type HostileSystem, messagesBody, type RouterFront, startRouterFront, startSystem } from './system.js';
 
 let sys: HostileSystem;
@@ -220,5 +222,108 @@ describe('slow and exhausting clients', () => {
     );
     await healthy(target);
     expect(sys.supervisor?.exited()).toBe(false);
+  });
+});
+
+/** CONNECT inference.local:443, TLS (SNI `servername`), then `bytes` inside; collects the answer. */
+async function overTls(bytes: Buffer, servername = 'inference.local'): Promise<RawExchange> {
+  const s = sys.supervisor;
+  if (s === undefined) throw new Error('no supervisor');
+  const raw = net.connect({ host: '127.0.0.1', port: s.proxyPort });
+  raw.on('error', () => undefined);
+  await once(raw, 'connect');
+  raw.write(httpRequest(['CONNECT inference.local:443 HTTP/1.1', 'Host: inference.local:443', `Proxy-Authorization: ${s.proxyAuth}`]));
+  // Read the CONNECT answer without consuming the stream (breaking out of async iteration would destroy it).
+  const head = await new Promise<string>((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\r\n\r\n')) {
+        raw.off('data', onData);
+        raw.pause();
+        resolve(text);
+      }
+    };
+    raw.on('data', onData);
+  });
+  expect(head).toMatch(/^HTTP\/1\.1 200/);
+  const socket = tls.connect({ socket: raw, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  socket.on('error', () => undefined);
+  await once(socket, 'secureConnect');
+  return new Promise((resolve) => {
+    const received: Buffer[] = [];
+    const finish = (closed: boolean, timedOut: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const data = Buffer.concat(received);
+      resolve({ data, responses: parseResponses(data), closed, timedOut });
+    };
+    const timer = setTimeout(() => finish(false, true), 5_000);
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('close', () => finish(true, false));
+    socket.write(bytes);
+  });
+}
+
+describe('hostile requests inside the TLS-terminated https://inference.local tunnel', () => {
+  const tlsHead = (method: string, path: string, host = 'inference.local') => [`${method} ${path} HTTP/1.1`, `Host: ${host}`];
+  const b = messagesBody();
+
+  it('client credentials in every case are replaced by the route bearer', async () => {
+    const before = sys.api.requestCount;
+    const ex = await overTls(httpRequest([...tlsHead('POST', '/v1/messages'), `AUTHORIZATION: Bearer ${CLIENT_CANARY}`, `X-Api-Key: ${CLIENT_CANARY}`, `Content-Length: ${b.length}`, 'Connection: close'], b));
+    tally.attacks++;
+    expect(ex.responses[0]?.status).toBe(200);
+    const up = sys.api.requests.slice(before);
+    expect(up).toHaveLength(1);
+    checkUpstreamRequest(up[0] as RecordedRequest, sys.supervisor?.nonce ?? '');
+  });
+
+  it('Host naming 127.0.0.2 inside the tunnel is refused; nothing reaches it', async () => {
+    const before = sys.sentinel.connections();
+    const ex = await overTls(httpRequest([...tlsHead('GET', '/', `127.0.0.2:${sys.sentinel.port}`), 'Connection: close']));
+    tally.attacks++;
+    expect(ex.responses[0]?.status).toBe(403);
+    clearMessage(ex, 'supervisor');
+    expect(sys.sentinel.connections()).toBe(before);
+  });
+
+  it('SNI naming another host changes nothing: still inference.local only', async () => {
+    const before = sys.api.requestCount;
+    const ex = await overTls(httpRequest([...tlsHead('GET', '/v1/models', 'exfil.invalid'), 'Connection: close']), 'exfil.invalid');
+    tally.attacks++;
+    expect(ex.responses[0]?.status).toBe(403);
+    expect(sys.api.requestCount).toBe(before);
+  });
+
+  it('conflicting framing inside the tunnel is refused before the upstream', async () => {
+    const before = sys.api.requestCount;
+    const ex = await overTls(httpRequest([...tlsHead('POST', '/v1/messages'), `Content-Length: ${b.length}`, 'Transfer-Encoding: chunked', 'Connection: close'], `${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`));
+    tally.attacks++;
+    expect(ex.responses[0]?.status).toBe(400);
+    expect(sys.api.requestCount).toBe(before);
+  });
+
+  it('an absolute-URI request to 127.0.0.2 inside the tunnel is refused', async () => {
+    const ex = await overTls(httpRequest([`GET http://127.0.0.2:${sys.sentinel.port}/ HTTP/1.1`, 'Host: inference.local', 'Connection: close']));
+    tally.attacks++;
+    expect(ex.responses[0]?.status).toBe(403);
+  });
+});
+
+describe('after every attack (invariant 1)', () => {
+  it('no secret in the supervisor or gateway logs: upstream credential, sandbox token, proxy nonce', async () => {
+    const s = sys.supervisor;
+    expect(s?.exited()).toBe(false);
+    const hits = await canaryScan(
+      [
+        { label: 'supervisor log', content: (s?.logs ?? []).join('') },
+        { label: 'gateway log', content: sys.gatewayLogs.join('') },
+      ],
+      [sys.upstreamToken, sys.sandboxToken, s?.nonce ?? 'unused-nonce-placeholder'],
+    );
+    expect(hits).toEqual([]);
+    // The denials were logged (a clear trail), naming destinations but no secret.
+    expect((s?.logs ?? []).join('')).toMatch(/egress denied/);
   });
 });
