@@ -176,6 +176,19 @@ describe('credential-rejected', () => {
     expect(h.fake.calls).toHaveLength(0);
   });
 
+  it('a report that ends in reauth_required says so, with the secret-free fix in openshell-refresh-message, also on a later report', async () => {
+    const fingerprint = fingerprintSecret((await h.store.getProvider(PROVIDER))!.credentials[KEY]!);
+    h.fake.force({ kind: 'raw', status: 400, contentType: 'application/json', body: JSON.stringify({ error: 'invalid_grant', error_description: 'Refresh token not found or invalid' }) });
+    const report = () => app.inject({ method: 'POST', url: '/v1/sandbox/routes/inference.local/credential-rejected', headers: SANDBOX, payload: { fingerprint } });
+    for (const res of [await report(), await report()]) {
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['openshell-refresh-result']).toBe('reauth_required');
+      expect(res.headers['openshell-refresh-message']).toContain(`openshell provider update ${PROVIDER} --from-claude-login`);
+      expect(await canaryScan([String(res.headers['openshell-refresh-message'])], h.secrets)).toEqual([]);
+    }
+    expect(h.fake.calls).toHaveLength(1);
+  });
+
   it('refuses a sandbox the route is not bound to, an unknown route, and a bad body', async () => {
     const fingerprint = fingerprintSecret((await h.store.getProvider(PROVIDER))!.credentials[KEY]!);
     const other = await app.inject({ method: 'POST', url: '/v1/sandbox/routes/inference.local/credential-rejected', headers: { authorization: 'Bearer sandbox-other' }, payload: { fingerprint } });

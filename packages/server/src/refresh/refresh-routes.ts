@@ -30,6 +30,11 @@ const rotateBody = z.strictObject({ credentialKey: z.string().regex(/^[A-Za-z_][
 const rejectedParams = z.object({ route: z.string().min(1).max(253) });
 const rejectedBody = z.strictObject({ fingerprint: z.string().min(1).max(256) });
 
+/** A secret-free status text as a header value: printable ASCII only (others become `?`), at most 1 KiB. */
+function headerText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+}
+
 function fail(reply: FastifyReply, code: RefreshErrorCode, message: string, extra?: Record<string, unknown>) {
   return reply.code(REFRESH_ERROR_CODES[code].status).send({ error: { code, message }, ...extra });
 }
@@ -144,11 +149,19 @@ export const refreshRoutes: FastifyPluginAsync<RefreshRoutesOptions> = async (ap
       }
       const key = await engine.keyForFingerprint(routeRec.provider, fingerprint);
       let result = 'not_current';
+      let fix: string | undefined;
       if (key !== undefined) {
         const outcome = await engine.reportRejected({ provider: routeRec.provider, key, fingerprint });
         result = outcome.result;
+        // Also when this report found the credential already given up on (another sandbox's report,
+        // the scheduler): the supervisor then refuses with the fix instead of relaying the raw 401.
+        if (outcome.status?.status === 'reauth_required') {
+          result = 'reauth_required';
+          fix = outcome.status.lastError ?? outcome.message;
+        }
       }
       const bundle = await opts.buildBundleFor(sandbox);
+      if (fix !== undefined) reply.header('openshell-refresh-message', headerText(fix));
       return reply.header('openshell-refresh-result', result).send(bundle);
     } catch (error) {
       return handleError(reply, error);
