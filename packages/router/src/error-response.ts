@@ -44,16 +44,21 @@ function clientMessage(error: RouterError): string {
 
 /** JSON body of a router error in the protocol's shape (Anthropic, OpenAI or a plain `{message, code}`). */
 export function errorBody(shape: ErrorShape, error: RouterError): string {
-  const message = clientMessage(error);
+  return shapedErrorBody(shape, error.status, error.code, clientMessage(error));
+}
+
+/**
+ * JSON body of any boundary error in the protocol's shape, for callers with their own code and
+ * message (the supervisor's "no route" answers): the one place that knows the three wire shapes.
+ */
+export function shapedErrorBody(shape: ErrorShape, status: number, code: string, message: string): string {
   switch (shape) {
     case 'anthropic':
-      return JSON.stringify({ type: 'error', error: { type: anthropicType(error.status), message } });
+      return JSON.stringify({ type: 'error', error: { type: anthropicType(status), message } });
     case 'openai':
-      return JSON.stringify({
-        error: { message, type: error.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: error.code },
-      });
+      return JSON.stringify({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code } });
     default:
-      return JSON.stringify({ message, code: error.code });
+      return JSON.stringify({ message, code });
   }
 }
 

@@ -1,6 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { detectProtocol } from '@openshell/core';
-import { createForwarder, errorShapeFor, type Forwarder, type ForwarderSettings, RouterError, sendRouterError } from '@openshell/router';
+import {
+  createForwarder,
+  type ErrorShape,
+  errorShapeFor,
+  type Forwarder,
+  type ForwarderSettings,
+  RouterError,
+  sendRouterError,
+  shapedErrorBody,
+} from '@openshell/router';
 import type { BundleSync } from './bundle-sync.js';
 import { INFERENCE_HOST } from './egress-policy.js';
 import type { Logger } from './logger.js';
@@ -22,18 +31,13 @@ export interface InferenceServiceOptions {
   readonly forwarder?: Omit<ForwarderSettings, 'onCredentialRejected' | 'onCredentialExpired'>;
 }
 
-function sendShaped(res: ServerResponse, shape: 'anthropic' | 'openai' | 'plain', status: number, code: string, message: string): void {
+/** Answers a supervisor-level refusal (no usable route) in the protocol's shape, like the router's own errors. */
+function sendShaped(res: ServerResponse, shape: ErrorShape, status: number, code: string, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const anthropicType = status === 404 ? 'not_found_error' : 'api_error';
-  const body =
-    shape === 'anthropic'
-      ? JSON.stringify({ type: 'error', error: { type: anthropicType, message } })
-      : shape === 'openai'
-        ? JSON.stringify({ error: { message, type: 'server_error', param: null, code } })
-        : JSON.stringify({ message, code });
+  const body = shapedErrorBody(shape, status, code, message);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-openshell-error': code });
   res.end(body);
 }
