@@ -273,6 +273,7 @@ describe('hostile requests inside the TLS-terminated https://inference.local tun
     const before = sys.api.requestCount;
     const ex = await overTls(httpRequest([...tlsHead('POST', '/v1/messages'), `AUTHORIZATION: Bearer ${CLIENT_CANARY}`, `X-Api-Key: ${CLIENT_CANARY}`, `Content-Length: ${b.length}`, 'Connection: close'], b));
     tally.attacks++;
+    tally.served++;
     expect(ex.responses[0]?.status).toBe(200);
     const up = sys.api.requests.slice(before);
     expect(up).toHaveLength(1);
@@ -283,6 +284,7 @@ describe('hostile requests inside the TLS-terminated https://inference.local tun
     const before = sys.sentinel.connections();
     const ex = await overTls(httpRequest([...tlsHead('GET', '/', `127.0.0.2:${sys.sentinel.port}`), 'Connection: close']));
     tally.attacks++;
+    tally.refused++;
     expect(ex.responses[0]?.status).toBe(403);
     clearMessage(ex, 'supervisor');
     expect(sys.sentinel.connections()).toBe(before);
@@ -292,6 +294,7 @@ describe('hostile requests inside the TLS-terminated https://inference.local tun
     const before = sys.api.requestCount;
     const ex = await overTls(httpRequest([...tlsHead('GET', '/v1/models', 'exfil.invalid'), 'Connection: close']), 'exfil.invalid');
     tally.attacks++;
+    tally.refused++;
     expect(ex.responses[0]?.status).toBe(403);
     expect(sys.api.requestCount).toBe(before);
   });
@@ -300,6 +303,7 @@ describe('hostile requests inside the TLS-terminated https://inference.local tun
     const before = sys.api.requestCount;
     const ex = await overTls(httpRequest([...tlsHead('POST', '/v1/messages'), `Content-Length: ${b.length}`, 'Transfer-Encoding: chunked', 'Connection: close'], `${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`));
     tally.attacks++;
+    tally.refused++;
     expect(ex.responses[0]?.status).toBe(400);
     expect(sys.api.requestCount).toBe(before);
   });
@@ -307,6 +311,7 @@ describe('hostile requests inside the TLS-terminated https://inference.local tun
   it('an absolute-URI request to 127.0.0.2 inside the tunnel is refused', async () => {
     const ex = await overTls(httpRequest([`GET http://127.0.0.2:${sys.sentinel.port}/ HTTP/1.1`, 'Host: inference.local', 'Connection: close']));
     tally.attacks++;
+    tally.refused++;
     expect(ex.responses[0]?.status).toBe(403);
   });
 });
