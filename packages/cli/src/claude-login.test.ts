@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claudeCredentialsJson, writeClaudeCredentials } from '@openshell/testing';
@@ -191,6 +192,34 @@ describe('readClaudeLogin', () => {
     expect(CliError.isInstance(err) && err.code).toBe('claude_login_unreadable');
     expect((err as Error).message).toContain(join(home, '.claude', '.credentials.json'));
     expect((err as Error).message).toContain('EISDIR');
+  });
+
+  it('refuses a FIFO in place of the file at once, instead of waiting for a writer', async () => {
+    await mkdir(join(home, '.claude'), { recursive: true });
+    execFileSync('mkfifo', [join(home, '.claude', '.credentials.json')]);
+    const outcome = await Promise.race([
+      readClaudeLogin({ env: { HOME: home, USER: 'bob' }, keychain: memoryKeychain() }).catch((e: unknown) => e),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3_000)),
+    ]);
+    expect(CliError.isInstance(outcome) && outcome.code).toBe('claude_login_unreadable');
+    expect((outcome as Error).message).toContain(`${join(home, '.claude', '.credentials.json')} is not a regular file`);
+  });
+
+  it('refuses a device in place of the file (a symlink to /dev/zero) without reading it', async () => {
+    await mkdir(join(home, '.claude'), { recursive: true });
+    await symlink('/dev/zero', join(home, '.claude', '.credentials.json'));
+    const err = await readClaudeLogin({ env: { HOME: home, USER: 'bob' }, keychain: memoryKeychain() }).catch((e: unknown) => e);
+    expect(CliError.isInstance(err) && err.code).toBe('claude_login_unreadable');
+    expect((err as Error).message).toMatch(/is not a regular file/);
+  });
+
+  it('refuses a file far larger than any login, naming its size', async () => {
+    await mkdir(join(home, '.claude'), { recursive: true });
+    await writeFile(join(home, '.claude', '.credentials.json'), '');
+    await truncate(join(home, '.claude', '.credentials.json'), 100 * 1024 * 1024); // sparse: no disk used
+    const err = await readClaudeLogin({ env: { HOME: home, USER: 'bob' }, keychain: memoryKeychain() }).catch((e: unknown) => e);
+    expect(CliError.isInstance(err) && err.code).toBe('claude_login_unreadable');
+    expect((err as Error).message).toMatch(/is too large for a Claude Code login \(104857600 bytes/);
   });
 
   it('does not skip a malformed file in favour of an older one', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from './cli-error.js';
@@ -138,6 +139,49 @@ export interface ClaudeLoginReadOptions {
   readonly keychain: Keychain;
 }
 
+/**
+ * Bound on a credentials file. Claude Code's is well under 1 KiB; the bound is generous (so a padded
+ * file still gets its precise parse error) and only keeps a huge file from exhausting memory.
+ */
+const MAX_LOGIN_FILE_BYTES = 64 * 1024 * 1024;
+
+function loginFileTooLarge(path: string, bytes: number): CliError {
+  return new CliError('claude_login_unreadable', `${path} is too large for a Claude Code login (${bytes} bytes; a login is under 1 KiB, the limit is ${MAX_LOGIN_FILE_BYTES} bytes)`, {
+    hint: `Check what ${path} is, or ${FIX}`,
+  });
+}
+
+/**
+ * Reads a credentials file without ever blocking on a FIFO or streaming a device: opened non-blocking,
+ * checked with fstat on the same descriptor (no race with a swap), refused unless it is a regular file
+ * of at most 64 MiB, and read with that bound. Errno errors (ENOENT, EACCES, EISDIR) propagate.
+ */
+async function readLoginFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: 'EISDIR' });
+    if (!stat.isFile()) {
+      throw new CliError('claude_login_unreadable', `${path} is not a regular file (a device, FIFO or socket), so it is not a Claude Code login`, {
+        hint: `Remove or replace it, or ${FIX}`,
+      });
+    }
+    if (stat.size > MAX_LOGIN_FILE_BYTES) throw loginFileTooLarge(path, stat.size);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read({ buffer: Buffer.alloc(64 * 1024) });
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_LOGIN_FILE_BYTES) throw loginFileTooLarge(path, total); // it grew after fstat
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** What `readClaudeLogin` found, plus every place it looked (for the report). */
 export interface ClaudeLoginResult {
   readonly login: ClaudeLogin;
@@ -171,8 +215,9 @@ export async function readClaudeLogin(options: ClaudeLoginReadOptions): Promise<
   for (const path of [...new Set(files)]) {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readLoginFile(path);
     } catch (err) {
+      if (CliError.isInstance(err)) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         looked.push(`${path}: not found`);
