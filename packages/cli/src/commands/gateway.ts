@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +139,8 @@ async function startDetached(ctx: RunContext, o: StartOptions, dataDir: string, 
     });
   }
   const logFd = openSync(logFile, 'a', 0o600);
-  const startOffset = (await readFile(logFile, 'utf8').catch(() => '')).length;
+  // The log is appended to across starts: only what this start writes is read back.
+  const startOffset = fstatSync(logFd).size;
   const child = spawn(process.execPath, [serverBinPath(), ...gatewayFlags(o, dataDir)], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
@@ -156,7 +157,7 @@ async function startDetached(ctx: RunContext, o: StartOptions, dataDir: string, 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let url: string | undefined;
   while (Date.now() < deadline && exited === undefined) {
-    const log = (await readFile(logFile, 'utf8').catch(() => '')).slice(startOffset);
+    const log = await logSince(logFile, startOffset);
     const m = /openshell-gateway listening on (\S+)/.exec(log);
     if (m?.[1]) {
       url = m[1];
@@ -168,7 +169,7 @@ async function startDetached(ctx: RunContext, o: StartOptions, dataDir: string, 
     progress.fail('The gateway did not become ready');
     if (exited === undefined) child.kill('SIGTERM');
     await rm(pidFile, { force: true });
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).slice(startOffset).trim().split('\n').slice(-8).join('\n');
+    const tail = (await logSince(logFile, startOffset)).trim().split('\n').slice(-8).join('\n');
     throw new CliError('gateway_start_failed', `the gateway ${exited !== undefined ? `exited with code ${exited}` : 'did not become ready within 30 s'}${tail ? `; last log lines:\n${tail}` : ''}`, {
       hint: `See ${logFile}.`,
     });
@@ -180,6 +181,20 @@ async function startDetached(ctx: RunContext, o: StartOptions, dataDir: string, 
   else {
     ctx.out.success(`Gateway '${o.name}' listening on ${url} (pid ${child.pid}, active)`);
     ctx.out.info(`Log: ${logFile}. Stop it with \`openshell gateway stop${o.dataDir ? ` --data-dir ${dataDir}` : ''}\`.`);
+  }
+}
+
+/** The text appended to `file` since byte `offset` ('' when it cannot be read). */
+async function logSince(file: string, offset: number): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (handle === undefined) return '';
+  try {
+    const { size } = await handle.stat();
+    const bytes = Buffer.alloc(Math.max(0, size - offset));
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, offset);
+    return bytes.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
   }
 }
 
