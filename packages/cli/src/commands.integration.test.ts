@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliRun,
   type CliWorld,
-  type Fakes,
   json,
   type ProviderOut,
   runCli,
@@ -14,13 +13,12 @@ import {
 } from './testing-fixtures/harness.js';
 
 let home: TestHome;
-let fakes: Fakes;
 let gw: TestGateway;
 let world: CliWorld;
 
 beforeAll(async () => {
   world = await startCliWorld();
-  ({ home, fakes, gw } = world);
+  ({ home, gw } = world);
 });
 
 afterAll(() => world?.close());
