@@ -138,13 +138,22 @@ afterEach(async () => {
     await gateway.exited;
   }
   // No token of any generation in any gateway output or supervisor log.
-  const secrets = [login.accessToken, login.refreshToken!, ...tokens.calls.map((c) => (JSON.parse(c.body.toString() || '{}') as Record<string, string>).refresh_token ?? '').filter(Boolean)];
+  const secrets = [login.accessToken, login.refreshToken!, ...tokens.calls.map((c) => refreshTokenSent(c.body.toString())).filter((t): t is string => t !== undefined)];
   expect(await canaryScan([...(gateway?.output ?? []), ...supervisorLogs], secrets)).toEqual([]);
   gateway = undefined;
   await api.close();
   await tokens.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The refresh token a token request carried (JSON or form encoded). */
+function refreshTokenSent(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as Record<string, string>).refresh_token;
+  } catch {
+    return new URLSearchParams(body).get('refresh_token') ?? undefined;
+  }
+}
 
 /** Gateway + provider with refresh + route + sandbox + a supervisor, the gateway armed to crash at `step` (if given). */
 async function setUp(step?: string): Promise<void> {
@@ -295,6 +304,41 @@ describe('token endpoint failure classes under traffic', { timeout: 180_000 }, (
     expect(ok.status, `no refresh token lost: ${JSON.stringify(ok.json)}`).toBe(200);
     expect(tokens.rotations).toBe(rotationsBefore + 1);
     expect(gateway?.child.exitCode).toBeNull();
+  });
+});
+
+describe('drift and terminal failure classes under traffic', { timeout: 180_000 }, () => {
+  it('"Invalid request format" is absorbed by one retry in the other encoding, without spending the token', async () => {
+    await setUp();
+    tokens.configure({ encodings: ['json', 'form'] });
+    const load = traffic();
+    tokens.force({ kind: 'invalid-request-format' }, { times: 1 });
+    tally.crashes++;
+    const drift = await admin('POST', '/v1/providers/claude-plan/refresh/rotate', {});
+    expect(drift.status, JSON.stringify(drift.json)).toBe(200);
+    expect(tokens.rotations).toBe(1);
+    expect(tokens.calls.map((c) => c.status)).toEqual([400, 200]);
+    await new Promise((r) => setTimeout(r, 500));
+    const answers = await load.stop();
+    expect(answers.filter((a) => a.status !== 200).map((a) => a.status), 'traffic failed during a drift retry').toEqual([]);
+  });
+
+  it('a refresh token spent elsewhere (invalid_grant): reauth_required with the fix, not retried, the current access token keeps serving', async () => {
+    await setUp();
+    const load = traffic();
+    tokens.revokeRefreshToken(login.refreshToken!);
+    tally.crashes++;
+    const r = await admin('POST', '/v1/providers/claude-plan/refresh/rotate', {});
+    expect(r.status, JSON.stringify(r.json)).toBe(409);
+    expect((r.json.error as { code: string }).code).toBe('reauth_required');
+    expect(JSON.stringify(r.json)).toContain('openshell provider update claude-plan');
+    const again = await admin('POST', '/v1/providers/claude-plan/refresh/rotate', {});
+    expect(again.status).toBe(409);
+    expect(tokens.calls).toHaveLength(1);
+    await new Promise((r2) => setTimeout(r2, 500));
+    const answers = await load.stop();
+    expect(answers.filter((a) => a.status !== 200).map((a) => a.status), 'the still-valid access token stopped serving').toEqual([]);
+    expect(supervisor?.exited()).toBe(false);
   });
 });
 
