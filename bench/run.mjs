@@ -4,9 +4,9 @@
 // writes RESULTS.md and results.json. `--smoke` (CI) runs every scenario briefly, checks
 // correctness only (no errors, auth injected, one token call per stampede) and writes nothing.
 // Options: --rounds N, --seconds S, --only a,b (overhead,streaming,scale,propagation,stampede,startup),
-// --no-build, --out DIR.
+// --no-build, --out DIR, --profile DIR (gateway and supervisor processes write .cpuprofile files there).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +23,11 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const smoke = args.smoke;
+if (args.profile) process.env.OPENSHELL_BENCH_PROFILE = args.profile;
 const log = (line) => process.stderr.write(`${line}\n`);
 
 // 2,000 streams need a few thousand descriptors per process: raise the soft limit when it is low.
@@ -126,6 +128,8 @@ results.failures.push(...checkResults(results));
 
 if (!smoke) {
   const out = args.out ?? here;
+  // The hand-written findings (bench/analysis.md) close the report.
+  if (existsSync(join(here, 'analysis.md'))) results.analysis = readFileSync(join(here, 'analysis.md'), 'utf8');
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(out, 'RESULTS.md'), renderMarkdown(results));
   log(`wrote ${join(out, 'RESULTS.md')} and results.json`);

@@ -6,10 +6,20 @@ import { fileURLToPath } from 'node:url';
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
 
 /**
+ * `OPENSHELL_BENCH_PROFILE=DIR` (run.mjs --profile DIR): the gateway and supervisor processes run
+ * with --cpu-prof and write their profiles to DIR when they exit.
+ */
+export function profileArgv(script) {
+  const dir = process.env.OPENSHELL_BENCH_PROFILE;
+  if (!dir || !/^(gateway|supervisor)-proc\.mjs$/.test(script)) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${script.replace('-proc.mjs', '')}-${Date.now()}-${process.pid}.cpuprofile`];
+}
+
+/**
  * Forks `script` (a file in lib/) with an IPC channel; `call(msg)` sends one message and resolves with
  * the answer (calls are serialized). stderr goes to `logFile` when given, else is discarded.
  */
-export function forkIpc(script, { logFile, execArgv = [], env } = {}) {
+export function forkIpc(script, { logFile, execArgv = profileArgv(script), env } = {}) {
   const err = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
   const child = fork(here(script), [], { stdio: ['ignore', 'ignore', err, 'ipc'], execArgv, ...(env ? { env } : {}) });
   let chain = Promise.resolve();

@@ -87,7 +87,7 @@ export function renderMarkdown(results) {
   lines.push('');
   if (overhead) {
     lines.push('## 1. Overhead, non-streaming (≈2 KB POST, 1 KB JSON answer)', '');
-    lines.push('`plain` = http: wrk to the fake API (direct), to the supervisor proxy with absolute-URI `http://inference.local/v1/messages` + Proxy-Authorization (boundary), to nginx and @fastify/http-proxy. `tls` = the Node generator: TLS direct to an https fake API, CONNECT inference.local:443 + TLS with the sandbox CA through the supervisor (boundary), TLS terminated by nginx / fastify. Each proxy strips client auth, sets the bearer and merges the beta. CPU = CPU time (user + system) of the serving process per request (nginx: its worker; direct: the fake API).', '');
+    lines.push('`plain` = http: wrk to the fake API (direct), to the supervisor proxy with absolute-URI `http://inference.local/v1/messages` + Proxy-Authorization (boundary), to nginx and @fastify/http-proxy; two bench-only references: `node-floor` (node:http server + undici Pool doing only the header job, no checks or logs) and `lean-prototype` (raw net sockets and minimal HTTP/1.1 framing, bench/lib/lean-proxy.mjs; not production code). `tls` = the Node generator: TLS direct to an https fake API, CONNECT inference.local:443 + TLS with the sandbox CA through the supervisor (boundary), TLS terminated by nginx / fastify. Each proxy strips client auth, sets the bearer and merges the beta. CPU = CPU time (user + system) of the serving process per request (nginx: its worker; direct: the fake API).', '');
     lines.push('| Path | Conns | Target | req/s | p50 ms | p99 ms | CPU µs/req | ×nginx req/s | ×fastify req/s | ×nginx p99 | errors |', '|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of overhead.table) {
       lines.push(
@@ -98,7 +98,7 @@ export function renderMarkdown(results) {
   }
   if (streaming) {
     lines.push('## 2. Streaming (SSE, 500 events, one per ms)', '');
-    lines.push('Delay = arrival at the client minus the upstream\'s write time (wall clock, sub-ms); "added" = minus direct\'s figure in the same round. TTFB = request sent → first event.', '');
+    lines.push('Delay = arrival at the client minus the upstream\'s write time (wall clock, sub-ms); p50/p99 per stream, median over the round\'s streams, then over rounds; "added" = minus direct\'s figure in the same round. TTFB = request sent → first event. Max delay = the worst single event seen (scheduler stalls on the shared machine included).', '');
     lines.push('| Target | TTFB ms | added TTFB ms | delay p50 ms | delay p99 ms | added p50 ms | added p99 ms | max delay ms | events |', '|---|---|---|---|---|---|---|---|---|');
     for (const r of streaming.table) {
       lines.push(`| ${r.target} | ${ms(r.ttfbMs)} | ${ms(r.addedTtfbMs, 3)} | ${ms(r.delayP50Ms, 3)} | ${ms(r.delayP99Ms, 3)} | ${ms(r.addedDelayP50Ms, 3)} | ${ms(r.addedDelayP99Ms, 3)} | ${ms(r.delayMaxMs)} | ${r.events}/${r.expectedEvents} |`);
@@ -112,8 +112,9 @@ export function renderMarkdown(results) {
   }
   if (propagation) {
     lines.push('## 4. Propagation (credential PATCHed at the gateway → bundle subscribers)', '');
-    lines.push('| Subscribers | Rotations | p50 ms | p99 ms | max ms | per-rotation p99 (median) | missed |', '|---|---|---|---|---|---|---|');
-    lines.push(`| ${propagation.subscribers} | ${propagation.rotations} | ${f(propagation.p50Ms)} | ${f(propagation.p99Ms)} | ${f(propagation.maxMs)} | ${ms(propagation.perRotationP99Ms, 1)} | ${propagation.missed} |`, '');
+    lines.push('| Subscribers | Rotations | min ms | p50 ms | p99 ms | max ms | per-rotation p99 (median) | first (cold) rotation p99 ms | missed |', '|---|---|---|---|---|---|---|---|---|');
+    lines.push(`| ${propagation.subscribers} | ${propagation.rotations} | ${f(propagation.minMs)} | ${f(propagation.p50Ms)} | ${f(propagation.p99Ms)} | ${f(propagation.maxMs)} | ${ms(propagation.perRotationP99Ms, 1)} | ${f(propagation.coldP99Ms)} | ${propagation.missed} |`, '');
+    lines.push('All subscribers run in the bench process (the supervisor\'s createBundleSync each, with its own connection), so the last one\'s delay includes the parsing of the 99 bundles before it; separate supervisor processes would parse in parallel.', '');
   }
   if (stampede) {
     lines.push('## 5. Stampede (concurrent credential-rejected reports for one credential)', '');
@@ -130,6 +131,6 @@ export function renderMarkdown(results) {
     lines.push(`| \`openshell gateway start\` → /readyz 200, existing dir | ${ms(startup.gatewayRestartReadyMs, 0)} | |`, '');
   }
   if (results.failures.length > 0) lines.push('## Problems', '', ...results.failures.map((p) => `- ${p.split('\n')[0]}`), '');
-  if (results.notes) lines.push(results.notes, '');
+  if (results.analysis) lines.push(results.analysis.trim(), '');
   return `${lines.join('\n')}\n`;
 }

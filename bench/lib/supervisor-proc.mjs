@@ -2,7 +2,9 @@
 // sleeper, and the bench drives its proxy from outside. IPC: {op:'start', ...} → {proxyUrl, caCertFile};
 // {op:'close'}. The sandbox token arrives over IPC only (never argv or env).
 import { Secret } from '@openshell/core';
-import { runSupervisor } from '@openshell/supervisor';
+
+// OPENSHELL_BENCH_SUPERVISOR=/path/to/dist/index.js measures another build of the supervisor (A/B).
+const { runSupervisor } = await import(process.env.OPENSHELL_BENCH_SUPERVISOR ?? '@openshell/supervisor');
 
 const abort = new AbortController();
 let running;

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forkIpc } from './proc.mjs';
 
-export async function startSupervisor({ gatewayUrl, token, dir, sandbox = 'bench-0', execArgv = [], logLevel }) {
-  const proc = forkIpc('supervisor-proc.mjs', { logFile: join(dir, `supervisor-${sandbox}.log`), execArgv });
+export async function startSupervisor({ gatewayUrl, token, dir, sandbox = 'bench-0', execArgv, logLevel, env }) {
+  const proc = forkIpc('supervisor-proc.mjs', { logFile: join(dir, `supervisor-${sandbox}.log`), ...(execArgv ? { execArgv } : {}), ...(env ? { env } : {}) });
   const { proxyUrl, caCertFile } = await proc.call({ op: 'start', gatewayUrl, sandbox, token, workspace: join(dir, `ws-${sandbox}`), ...(logLevel ? { logLevel } : {}) });
   const u = new URL(proxyUrl);
   const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');

@@ -2,6 +2,7 @@
 // connections, over plain http (wrk; absolute-URI requests to our proxy) and over TLS (our Node
 // generator; CONNECT + TLS through our proxy, TLS terminated by nginx / fastify, TLS direct).
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createSandboxCa } from '@openshell/supervisor';
 import { setupRoute, startGateway } from '../lib/gateway.mjs';
 import { startNginx } from '../lib/nginx.mjs';
@@ -35,6 +36,9 @@ export async function setupProxies({ dir, token }) {
   const upTls = await startService('upstream', { expectedToken: token, tls }, { logFile: `${dir}/upstream-tls.log` });
   const fastify = await startService('fastify', { upstreamUrl: up.url, token }, { logFile: `${dir}/fastify.log` });
   const fastifyTls = await startService('fastify', { upstreamUrl: up.url, token, tls }, { logFile: `${dir}/fastify-tls.log` });
+  const floor = await startService('node-floor', { upstreamUrl: up.url, token }, { logFile: `${dir}/node-floor.log` });
+  const leanAuth = `Basic ${Buffer.from(`sandbox:${randomBytes(16).toString('hex')}`).toString('base64')}`;
+  const lean = await startService('lean', { upstreamPort: up.port, token, proxyAuthorization: leanAuth }, { logFile: `${dir}/lean.log` });
   const nginx = await startNginx({ upstreamPort: up.port, token, tls, workers: 1 });
   const gw = await startGateway({ dir });
   const [sandboxToken] = await setupRoute(gw, { upstreamUrl: up.url, credential: token });
@@ -51,6 +55,8 @@ export async function setupProxies({ dir, token }) {
       { name: 'boundary', pid: sup.pid, wrk: { url: sup.url, path: 'http://inference.local/v1/messages', headers: { 'proxy-authorization': sup.proxyAuthorization } } },
       { name: 'nginx', pid: worker, wrk: { url: nginx.url } },
       { name: 'fastify', pid: fastify.pid, wrk: { url: fastify.url } },
+      { name: 'node-floor', pid: floor.pid, wrk: { url: floor.url } },
+      { name: 'lean-prototype', pid: lean.pid, wrk: { url: lean.url, path: 'http://inference.local/v1/messages', headers: { 'proxy-authorization': leanAuth } } },
     ],
     tls: [
       { name: 'direct', pid: upTls.pid, target: { host: '127.0.0.1', port: upTls.port, tls: localhostTls }, host: 'localhost', extra: directAuth },
@@ -66,7 +72,7 @@ export async function setupProxies({ dir, token }) {
     close: async () => {
       await sup.close();
       await gw.close();
-      await Promise.all([fastify.close(), fastifyTls.close(), nginx.close()]);
+      await Promise.all([fastify.close(), fastifyTls.close(), floor.close(), lean.close(), nginx.close()]);
       await Promise.all([up.close(), upTls.close()]);
     },
   };
@@ -105,7 +111,7 @@ export async function runOverhead({ dir, rounds, seconds, log }) {
           for (const t of order) {
             const m = await measure(kind, t, connections, seconds);
             raw.push({ kind, connections, round, target: t.name, ...m });
-            log(`  overhead ${kind} c=${connections} round ${round + 1}/${rounds} ${t.name.padEnd(8)} ${Math.round(m.rps)} req/s p50 ${m.p50Ms.toFixed(2)} ms p99 ${m.p99Ms.toFixed(2)} ms errors ${m.errors} cpu ${m.cpuUsPerReq.toFixed(0)} µs/req`);
+            log(`  overhead ${kind} c=${connections} round ${round + 1}/${rounds} ${t.name.padEnd(14)} ${Math.round(m.rps)} req/s p50 ${m.p50Ms.toFixed(2)} ms p99 ${m.p99Ms.toFixed(2)} ms errors ${m.errors} cpu ${m.cpuUsPerReq.toFixed(0)} µs/req`);
           }
         }
       }
@@ -116,7 +122,7 @@ export async function runOverhead({ dir, rounds, seconds, log }) {
     for (const kind of ['plain', 'tls']) {
       for (const connections of [64, 1]) {
         const rows = raw.filter((r) => r.kind === kind && r.connections === connections);
-        for (const name of ['direct', 'boundary', 'nginx', 'fastify']) {
+        for (const name of [...new Set(rows.map((r) => r.target))]) {
           const mine = rows.filter((r) => r.target === name);
           const perRound = (other, f) =>
             mine.map((m) => {

@@ -17,14 +17,16 @@ export async function runStampede({ dir, reports, rounds, log }) {
   const yaml = (await readFile(BUILTIN_YAML, 'utf8')).replace(/token_urls:\n(\s+- https:\/\/\S+\n)+/, `token_urls:\n        - ${fake.tokenUrl}\n`);
   if (!yaml.includes(fake.tokenUrl)) throw new Error('could not point the anthropic-oauth profile at the fake token endpoint');
   await writeFile(join(profilesDir, 'anthropic-oauth.yaml'), yaml);
-  const gw = await startGateway({ dir: join(dir, 'stampede'), refresh: true, profilesDir });
-  const agent = new Agent({ connections: reports, keepAliveTimeout: 30_000, pipelining: 1 });
   const results = [];
   try {
-    const login = fake.issueLogin();
-    const [sandboxToken] = await setupRoute(gw, { upstreamUrl: 'http://127.0.0.1:9', credential: login.accessToken, expiresAt: login.expiresAt, refreshToken: login.refreshToken });
-    const headers = { authorization: `Bearer ${sandboxToken}`, 'content-type': 'application/json' };
+    // A fresh gateway per round: the engine rate-limits rejection-driven rotations per credential (30 s).
     for (let round = 0; round < rounds; round++) {
+      const gw = await startGateway({ dir: join(dir, `gateway-${round}`), refresh: true, profilesDir });
+      const agent = new Agent({ connections: reports, keepAliveTimeout: 30_000, pipelining: 1 });
+      try {
+      const login = fake.issueLogin();
+      const [sandboxToken] = await setupRoute(gw, { upstreamUrl: 'http://127.0.0.1:9', credential: login.accessToken, expiresAt: login.expiresAt, refreshToken: login.refreshToken });
+      const headers = { authorization: `Bearer ${sandboxToken}`, 'content-type': 'application/json' };
       const bundleRes = await request(`${gw.url}/v1/sandbox/bundle`, { dispatcher: agent, headers });
       const bundle = await bundleRes.body.json();
       const fingerprint = bundle.routes[0].credential.fingerprint;
@@ -54,6 +56,10 @@ export async function runStampede({ dir, reports, rounds, log }) {
       const rotated = answers.filter((a) => a.status === 200 && a.fingerprint !== fingerprint).length;
       results.push({ tokenCalls, ok, rotated, ms });
       log(`  stampede round ${round + 1}/${rounds}: ${reports} reports → ${tokenCalls} token call(s), ${ok} answered 200, ${rotated} with the rotated credential, ${ms.toFixed(0)} ms`);
+      } finally {
+        await agent.close();
+        await gw.close();
+      }
     }
     const ms = results.map((r) => r.ms);
     return {
@@ -65,8 +71,6 @@ export async function runStampede({ dir, reports, rounds, log }) {
       allAnsweredMs: { median: median(ms), spread: spread(ms), values: ms },
     };
   } finally {
-    await agent.close();
-    await gw.close();
     await fake.close();
   }
 }

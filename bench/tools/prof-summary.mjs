@@ -48,3 +48,22 @@ if (wanted.length > 0) {
   }
   console.log(`== callers\n${show(chains)}`);
 }
+
+// Inclusive time of the top functions (by name + file), counting each sample once per function.
+if (process.env.PROF_INCLUSIVE) {
+  const parent = new Map();
+  for (const node of prof.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
+  const filter = new RegExp(process.env.PROF_INCLUSIVE);
+  const incl = new Map();
+  for (const [id, us] of self) {
+    const seen = new Set();
+    for (let p = id; p !== undefined; p = parent.get(p)) {
+      const cf = byId.get(p).callFrame;
+      const key = `${cf.functionName || '(anon)'} ${cf.url.split('/').slice(-2).join('/')}:${cf.lineNumber + 1}`;
+      if (seen.has(key) || !filter.test(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + us);
+    }
+  }
+  console.log(`== inclusive (matching ${filter})\n${show(incl)}`);
+}
