@@ -239,6 +239,8 @@ describe('a Claude subscription through the real openshell CLI', () => {
     // What the upstream saw: the real token, one merged beta header, the pinned model.
     const reqs = expectBoundaryApplied(before, login.accessToken);
     expect(reqs).toHaveLength(2);
+    // The SDK sent no beta of its own: the boundary added the one the subscription requires.
+    expect(reqs.map(betaTokens)).toEqual([['oauth-2025-04-20'], ['oauth-2025-04-20']]);
     await expectNoLeak();
   });
 
@@ -283,7 +285,12 @@ describe('a Claude subscription through the real openshell CLI', () => {
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('You said: Say hello in API-key mode');
-    expectBoundaryApplied(before, login.accessToken);
+    // Claude Code's own betas (it sends several, never the oauth flag in this mode) are kept, and the
+    // required flag is appended to them in the same header line.
+    for (const r of expectBoundaryApplied(before, login.accessToken)) {
+      expect(betaTokens(r).length).toBeGreaterThan(1);
+      expect(betaTokens(r).at(-1)).toBe('oauth-2025-04-20');
+    }
     await expectNoLeak();
   });
 
