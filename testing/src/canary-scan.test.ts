@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canaryScan } from './canary-scan.js';
+import { canary, canaryScan } from './canary-scan.js';
 
 const SECRET = 'sk-ant-oat01-CANARY_+/=value-0123456789';
 const OTHER = 'sk-ant-ort01-other-canary-abcdef';
@@ -69,5 +69,13 @@ describe('canaryScan', () => {
     expect(hits.length).toBeGreaterThan(0);
     expect(JSON.stringify(hits)).not.toContain(SECRET);
     await expect(canaryScan(['abc'], ['ab'])).rejects.toThrow(/shorter than 4 bytes/);
+  });
+});
+
+describe('canary', () => {
+  it('keeps the prefix and adds 24 random hex characters, different every time', () => {
+    const a = canary('sk-ant-oat01-canary-');
+    expect(a).toMatch(/^sk-ant-oat01-canary-[0-9a-f]{24}$/);
+    expect(canary('sk-ant-oat01-canary-')).not.toBe(a);
   });
 });

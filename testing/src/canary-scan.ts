@@ -1,5 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/** A random canary secret (`<prefix><24 hex>`): planted where a leak would show, so a hit is never a coincidence. */
+export function canary(prefix: string): string {
+  return `${prefix}${randomBytes(12).toString('hex')}`;
+}
 
 /** Something to search: text or bytes (with an optional label), or a file or directory path. */
 export type CanaryHaystack =

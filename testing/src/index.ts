@@ -22,7 +22,7 @@ export {
   isHaikuModel,
   OAUTH_BETA,
 } from './anthropic-contract.js';
-export { type CanaryForm, type CanaryHaystack, type CanaryHit, type CanaryScanOptions, canaryScan } from './canary-scan.js';
+export { type CanaryForm, type CanaryHaystack, type CanaryHit, type CanaryScanOptions, canary, canaryScan } from './canary-scan.js';
 export {
   type ClaudeCredentialsOptions,
   type ClaudeLoginTokens,

@@ -4,11 +4,11 @@ import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promis
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { canaryScan } from '@openshell/testing';
+import { canary, canaryScan } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIsolation } from './isolation.js';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';
-import { canary, ENV_DUMP, PACKAGE_DIR, SDK_CLIENT } from './testing-fixtures/harness.js';
+import { ENV_DUMP, PACKAGE_DIR, SDK_CLIENT } from './testing-fixtures/harness.js';
 
 const RUN_HARNESS = new URL('./testing-fixtures/run-harness.ts', import.meta.url).pathname;
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { canaryScan } from '@openshell/testing';
+import { canary, canaryScan } from '@openshell/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../store/errors.js';
 import type { Store, StoreChange } from '../store/types.js';
@@ -548,8 +548,7 @@ export function describeStoreContract(name: string, harness: ContractHarness): v
 
       it('never writes a secret in clear: credentials, refresh material and rotated tokens', async () => {
         const store = await open();
-        const canary = (label: string) => `CANARY-${label}-${randomBytes(12).toString('hex')}`;
-        const secrets = { access: canary('access'), refresh: canary('refresh'), clientSecret: canary('client-secret'), rotated: canary('rotated'), minted: canary('minted') };
+        const secrets = { access: canary('CANARY-access-'), refresh: canary('CANARY-refresh-'), clientSecret: canary('CANARY-client-secret-'), rotated: canary('CANARY-rotated-'), minted: canary('CANARY-minted-') };
         await store.createProvider({ name: 'canary-provider', type: 'anthropic-oauth', credentials: { ANTHROPIC_OAUTH_TOKEN: secrets.access } });
         await store.putRefreshConfig({
           provider: 'canary-provider',

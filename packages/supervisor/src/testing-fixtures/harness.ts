@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Secret } from '@openshell/core';
-import { createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
+import { canary, createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
 import type { IsolationMode } from '../isolation.js';
 import { runSupervisor, type SupervisorOptions, type SupervisorReadyInfo, type SupervisorResult } from '../supervisor.js';
 import { anthropicOauthRoute, type FakeGateway, startFakeGateway } from './fake-gateway.js';
@@ -26,11 +26,6 @@ export interface Harness {
   readonly logs: string[];
   run(command: readonly string[], extra?: Partial<SupervisorOptions>): Promise<SupervisorResult & { ready: SupervisorReadyInfo | undefined }>;
   close(): Promise<void>;
-}
-
-/** Random canaries so a leak can never be a coincidence. */
-export function canary(prefix: string): string {
-  return `${prefix}${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 }
 
 export async function startHarness(options: { isolation: IsolationMode; egress?: Array<{ host: string; port: number }> }): Promise<Harness> {
