@@ -9,6 +9,7 @@ import { ROUTER_ERROR_CODES } from '../../packages/router/src/error-codes.js';
 import { GATEWAY_ERROR_CODES } from '../../packages/server/src/error-codes.js';
 import { REFRESH_ERROR_CODES } from '../../packages/server/src/refresh/refresh-error.js';
 import { SUPERVISOR_ERROR_CODES } from '../../packages/supervisor/src/errors.js';
+import { generatedBlock, renderErrorTables } from '../scripts/error-tables.js';
 import { REPO_ROOT } from './harness/paths.js';
 
 const PAGE = join(REPO_ROOT, 'docs', 'reference', 'errors.mdx');
@@ -77,7 +78,7 @@ describe('docs/reference/errors.mdx', () => {
       expect(listed, `section "## ${section}" is missing`).toBeDefined();
       for (const code of codes) if (!listed?.has(code)) missing.push(`${section}: ${code}`);
     }
-    expect(missing, 'add a row for each (tables: npx tsx e2e/scripts/error-tables.ts)').toEqual([]);
+    expect(missing, 'add a row for each (generated tables: npx tsx e2e/scripts/error-tables.ts --write)').toEqual([]);
   });
 
   it('lists every code raised anywhere in the packages (new XError(\'code\'))', async () => {
@@ -97,6 +98,13 @@ describe('docs/reference/errors.mdx', () => {
       for (const code of errorCodesRaisedIn(join(REPO_ROOT, dir), cls)) if (!text.includes(`| \`${code}\` |`)) missing.push(`${cls}: ${code}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('has generated tables identical to the packages\' code tables (descriptions and fixes included)', async () => {
+    const text = await readFile(PAGE, 'utf8');
+    for (const [name, fresh] of Object.entries(renderErrorTables())) {
+      expect(generatedBlock(text, name), `${name}: run \`npx tsx e2e/scripts/error-tables.ts --write\``).toBe(fresh);
+    }
   });
 
   it('documents the HTTP status each table gives', async () => {
