@@ -172,7 +172,8 @@ afterAll(async () => {
   else await machine?.cleanup();
 });
 
-describe('a Claude subscription through the real openshell CLI', () => {
+// Generous: each step runs several real processes, and CI runs every project's tests at once on few cores.
+describe('a Claude subscription through the real openshell CLI', { timeout: 420_000 }, () => {
   it('1. gateway start on a temporary data dir', async () => {
     gw = await startGatewayProcess(machine, { profilesDir });
     gatewayOutputs.push(gw);
