@@ -175,7 +175,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       bodyLimit: BODY_LIMIT,
       return503OnClosing: true,
       // Long enough that zod's own limits (128 characters for a name) answer first, naming the parameter.
-      maxParamLength: MAX_PARAM_LENGTH,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       // Errors fastify raises before routing (a malformed URL, an over-long parameter) in the gateway's shape.
       frameworkErrors: (error, _request, reply) => {
         const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
