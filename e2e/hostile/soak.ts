@@ -115,7 +115,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   await must(admin('PUT', '/v1/inference/routes/inference.local', { provider: 'claude-plan', verify: false }), 200);
   const sandbox = await must(admin('POST', '/v1/sandboxes', { name: 'soak', providers: ['claude-plan'] }), 201);
   await mkdir(join(dir, 'ws'), { recursive: true });
-  const supervisor = await launchSupervisor({ gatewayUrl: url, sandbox: 'soak', token: sandbox.token as string, workspace: join(dir, 'ws'), waitSeconds: 25 });
+  const supervisor = await launchSupervisor({ gatewayUrl: url, sandbox: 'soak', token: sandbox.token as string, workspace: join(dir, 'ws'), waitSeconds: 25, logLevel: 'warn' });
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients ?? 4 });
   const failures: string[] = [];

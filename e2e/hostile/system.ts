@@ -198,7 +198,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<HostileS
 }
 
 /** Starts a real supervisor (isolation none) whose child waits until stopped; resolves once the child runs. */
-export async function launchSupervisor(o: { gatewayUrl: string; sandbox: string; token: string; workspace: string; waitSeconds?: number }): Promise<RunningSupervisor> {
+export async function launchSupervisor(o: {
+  gatewayUrl: string;
+  sandbox: string;
+  token: string;
+  workspace: string;
+  waitSeconds?: number;
+  /** Default debug (every log line kept in memory for canary scans); the soak uses warn. */
+  logLevel?: 'debug' | 'info' | 'warn';
+}): Promise<RunningSupervisor> {
   const logs: string[] = [];
   const abort = new AbortController();
   let exited = false;
@@ -215,7 +223,7 @@ export async function launchSupervisor(o: { gatewayUrl: string; sandbox: string;
     isolation: 'none',
     stdio: 'pipe',
     forwardSignals: false,
-    logLevel: 'debug',
+    logLevel: o.logLevel ?? 'debug',
     logStream: { write: (s: string) => logs.push(s) },
     waitSeconds: o.waitSeconds ?? 5,
     signal: abort.signal,
