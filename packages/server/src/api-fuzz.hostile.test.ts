@@ -3,11 +3,16 @@
 // `{ error: { code, message } }` whose message (or `field`) names what is wrong, and a refused
 // request changes nothing in the store (snapshot before/after). Valid-looking payloads with ONE
 // hostile field check that the message names that field.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway, type TestJson } from './testing-fixtures/gateway-fixture.js';
 
+const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 let t: TestGateway;
 let api: FakeAnthropic;
 let sandboxToken: string;
@@ -124,7 +129,7 @@ async function check(c: Call, field?: string): Promise<void> {
       if (c.raw === undefined) expect(res.json.error.message, label).toMatch(/__proto__|constructor|prototype/);
     } else if (res.status === 400) {
       // Every validation refusal names a field.
-      expect(`${res.json.error.field ?? ''} ${res.json.error.message}`, label).toMatch(/body|query|params|\w+:/);
+      expect(`${res.json.error.field ?? ''} ${res.json.error.message}`, label).toMatch(/body|query|param|\w+:/);
     }
     if (field !== undefined && res.status === 400 && res.json.error.code !== 'invalid_json') {
       const named = `${res.json.error.message} ${res.json.error.field ?? ''}`;
@@ -138,7 +143,11 @@ const fresh = (p: string) => `${p}-${++seq}`;
 
 beforeAll(async () => {
   api = await createFakeAnthropic({ auth: 'apiKey', apiKeys: ['sk-ant-api03-fuzz-key'] });
-  t = await startTestGateway({ refresh: true });
+  // Token URLs on a dead loopback port: a fuzzed refresh configuration may be due at once, and must never reach a real endpoint.
+  const profiles = await mkdtemp(join(tmpdir(), 'osh-fuzz-profiles-'));
+  const builtin = await readFile(join(REPO, 'providers', 'anthropic-oauth.yaml'), 'utf8');
+  await writeFile(join(profiles, 'anthropic-oauth.yaml'), builtin.replace(/token_urls:\n(?:\s+- .*\n)+/, 'token_urls:\n        - http://127.0.0.1:9/v1/oauth/token\n'));
+  t = await startTestGateway({ refresh: true, profilesDir: profiles });
   const ok = async (r: Promise<{ status: number; json: TestJson }>, status: number) => {
     const x = await r;
     expect(x.status, JSON.stringify(x.json)).toBe(status);

@@ -2,6 +2,10 @@
 // this sandbox, another sandbox, deleted sandbox}. Only admins read or change providers, routes and
 // sandboxes; only a bound sandbox reads its bundle and reports its routes; a deleted sandbox's
 // tokens die with it; nobody gets a credential it should not see.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway, type TestJson } from './testing-fixtures/gateway-fixture.js';
 
@@ -18,6 +22,9 @@ interface Endpoint {
 
 const SECRET_A = 'sk-ant-oat01-matrix-secret-A-0123456789abcdef';
 const SECRET_B = 'sk-ant-oat01-matrix-secret-B-0123456789abcdef';
+/** Refresh material: never in ANY answer, not even the sandbox's own bundle. */
+const REFRESH_A = 'sk-ant-ort01-matrix-refresh-A-0123456789abcdef';
+const CLIENT_SECRET_A = 'matrix-client-secret-A-0123456789abcdef';
 
 // Mutating admin endpoints address resources that do not exist (`ghost`), so an admin call changes nothing
 // and every principal meets the same state; what is asserted is who gets past authentication.
@@ -55,6 +62,7 @@ const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/v1/sandbox/routes/inference.local/credential-rejected', kind: 'sandbox', body: { fingerprint: '000000000000' } },
 ];
 
+const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 let t: TestGateway;
 const tokens: Record<Principal, string | null> = {
   none: null,
@@ -72,10 +80,15 @@ async function ok(p: Promise<{ status: number; json: TestJson }>, status: number
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ refresh: true });
+  // Token URLs on a dead loopback port: nothing here may ever reach a real token endpoint.
+  const profiles = await mkdtemp(join(tmpdir(), 'osh-matrix-profiles-'));
+  const builtin = await readFile(join(REPO, 'providers', 'anthropic-oauth.yaml'), 'utf8');
+  await writeFile(join(profiles, 'anthropic-oauth.yaml'), builtin.replace(/token_urls:\n(?:\s+- .*\n)+/, 'token_urls:\n        - http://127.0.0.1:9/v1/oauth/token\n'));
+  t = await startTestGateway({ refresh: true, profilesDir: profiles });
   tokens.admin = t.adminToken;
   await ok(t.call('POST', '/v1/providers', { body: { name: 'plan-a', type: 'anthropic-oauth', credentials: { ANTHROPIC_OAUTH_TOKEN: SECRET_A } } }), 201);
   await ok(t.call('POST', '/v1/providers', { body: { name: 'key-b', type: 'anthropic', credentials: { ANTHROPIC_API_KEY: SECRET_B } } }), 201);
+  await ok(t.call('PUT', '/v1/providers/plan-a/refresh', { body: { material: { refresh_token: REFRESH_A, client_secret: CLIENT_SECRET_A }, expiresAt: Date.now() + 3_600_000 } }), 200);
   await ok(t.call('PUT', '/v1/inference/routes/inference.local', { body: { provider: 'plan-a', verify: false } }), 200);
   await ok(t.call('PUT', '/v1/inference/routes/route-b', { body: { provider: 'key-b', verify: false } }), 200);
   tokens['this-sandbox'] = (await ok(t.call('POST', '/v1/sandboxes', { body: { name: 'sandbox-a', providers: ['plan-a'] } }), 201)).token;
@@ -159,6 +172,8 @@ describe('authorization matrix: every endpoint × every kind of caller', () => {
         if (!ownBundle) expect(res.text, label).not.toContain(SECRET_A);
         const ownBundleB = who === 'other-sandbox' && ep.url === '/v1/sandbox/bundle';
         if (!ownBundleB) expect(res.text, label).not.toContain(SECRET_B);
+        expect(res.text, label).not.toContain(REFRESH_A);
+        expect(res.text, label).not.toContain(CLIENT_SECRET_A);
       }
     });
   }
