@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import { checkCredentialUrl } from '@openshell/core';
 import { CliError } from './cli-error.js';
 
 /** Tokens from the authorization-code exchange. Secrets: never print them. */
@@ -24,25 +24,11 @@ export interface ExchangeParams {
   readonly now?: () => number;
 }
 
-function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1') return true;
-  return isIP(h) === 4 && h.startsWith('127.');
-}
-
-/** Throws unless `raw` is https, or http to a loopback address. */
+/** Throws unless `raw` is https, or http to a loopback address (core's rule for URLs that receive credentials). */
 export function checkTokenUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CliError('invalid_token_url', `the profile's token URL is not a URL`);
-  }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
-  throw new CliError('invalid_token_url', `token URL ${url.origin} must be https (http is allowed only for loopback addresses)`, {
-    hint: 'Fix token_urls in the provider profile.',
-  });
+  const problem = checkCredentialUrl("the profile's token URL", raw);
+  if (problem !== undefined) throw new CliError('invalid_token_url', problem, { hint: 'Fix token_urls in the provider profile.' });
+  return new URL(raw);
 }
 
 function post(url: URL, body: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {

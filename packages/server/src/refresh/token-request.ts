@@ -1,4 +1,4 @@
-import type { Secret } from '@openshell/core';
+import { checkCredentialUrl, type Secret } from '@openshell/core';
 import { type Dispatcher, request } from 'undici';
 import { classifyTokenError, type TokenErrorClassification, type TokenErrorInput } from './classify-token-error.js';
 import { parseTokenResponse, type TokenGrant } from './token-response.js';
@@ -33,23 +33,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_TOKEN_TIMEOUT_MS = 15_000;
 export { DEFAULT_TOKEN_TIMEOUT_MS };
 
-/** `https`, or `http` only to a loopback host (DESIGN §3.2). Returns a reason when the URL is refused. */
+/** `https`, or `http` only to a loopback host (DESIGN §3.2): core's credential-URL rule. Returns why a URL is refused. */
 export function tokenUrlProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return 'token URL must be an absolute URL';
-  }
-  if (url.username !== '' || url.password !== '') return 'token URL must not carry credentials';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
-  return 'token URL must use https (http is allowed only for loopback hosts)';
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  return checkCredentialUrl('token URL', value);
 }
 
 /** The request body, in the given encoding. Field order follows Claude Code's own refresh. */
