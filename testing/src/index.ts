@@ -64,3 +64,4 @@ export {
   type LoopbackServer,
   type RecordedRequest,
 } from './loopback-server.js';
+export { waitUntil } from './wait-until.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { canaryScan } from '@openshell/testing';
+import { canaryScan, waitUntil } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HELP, main, parseArgs } from './bin.js';
 import { type Harness, PACKAGE_DIR, RUN_BIN, startHarness } from './testing-fixtures/harness.js';
@@ -49,14 +49,6 @@ function startBin(args: readonly string[], token: string | undefined, env: Recor
   return run;
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (let i = 0; i < ms / 10; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 const WAITING_CHILD = [
   "const fs = require('fs');",
   "process.stdout.write('ready\\n');",
@@ -72,7 +64,7 @@ describe('openshell-supervisor bin', () => {
       ['--gateway', h.gateway.url, '--sandbox', 'bin-test', '--token-fd', '3', '--isolation', 'none', '--workspace', ws, '--log-level', 'debug', '--', process.execPath, '-e', WAITING_CHILD],
       h.sandboxToken,
     );
-    await until(() => run.stdout.includes('ready') || run.proc.exitCode !== null, 'the child to start');
+    await waitUntil(() => run.stdout.includes('ready') || run.proc.exitCode !== null, 'the child to start', 20_000);
     expect(run.stdout).toContain('ready');
     const pid = run.proc.pid as number;
     const environ = await readFile(`/proc/${pid}/environ`);

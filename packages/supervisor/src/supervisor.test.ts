@@ -2,20 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { headerValues } from '@openshell/testing';
+import { headerValues, waitUntil } from '@openshell/testing';
 import { describe, expect, it } from 'vitest';
 import { boundarySuite } from './testing-fixtures/boundary-suite.js';
 import { anthropicOauthRoute } from './testing-fixtures/fake-gateway.js';
 
 const STREAM_THEN_CALL = fileURLToPath(new URL('./testing-fixtures/stream-then-call.mjs', import.meta.url));
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (let i = 0; i < ms / 10; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('runSupervisor with --isolation none', () => {
   const { harness } = boundarySuite('none');
@@ -94,11 +86,11 @@ describe('runSupervisor with --isolation none', () => {
     h.api.reset();
     h.logs.length = 0;
     const running = h.run([process.execPath, STREAM_THEN_CALL]);
-    await until(() => existsSync(join(tmp, 'streaming')), 'the stream to start');
+    await waitUntil(() => existsSync(join(tmp, 'streaming')), 'the stream to start');
     h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: rotated })], egress: [] });
-    await until(() => h.logs.some((l) => l.includes('route bundle updated')), 'the bundle update');
+    await waitUntil(() => h.logs.some((l) => l.includes('route bundle updated')), 'the bundle update');
     await writeFile(join(tmp, 'go'), '');
-    await until(() => existsSync(join(tmp, 'call-done')), 'the call during the stream');
+    await waitUntil(() => existsSync(join(tmp, 'call-done')), 'the call during the stream');
     release();
     const res = await running;
     h.api.configure({ stream: {} });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { waitUntil } from '@openshell/testing';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { describeWithPostgres, dropSchema, testSchemaName, withPgClient } from '../testing-fixtures/postgres.js';
@@ -9,14 +10,6 @@ import { changeChannel, openPostgresStore, parseNotification, WILDCARD_CHANGE } 
 import type { StoreChange } from './types.js';
 
 const TABLES = ['meta', 'providers', 'inference_routes', 'sandboxes', 'sandbox_providers', 'sandbox_tokens', 'refresh_states', 'schema_migrations'];
-
-async function eventually(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describeWithPostgres('store', 'the Postgres store', (databaseUrl) => {
   const withClient = <T>(fn: (client: pg.Client) => Promise<T>) => withPgClient(databaseUrl, fn);
@@ -85,10 +78,10 @@ describeWithPostgres('store', 'the Postgres store', (databaseUrl) => {
           ),
         );
         expect(killed.rowCount).toBe(2); // both replicas' listeners
-        await eventually(() => seen.some((c) => c.name === '*'));
+        await waitUntil(() => seen.some((c) => c.name === '*'), 'the wildcard change after the reconnect');
         expect(seen).toContainEqual(WILDCARD_CHANGE);
         await a.createProvider({ name: 'after-reconnect', type: 'openai', credentials: {} });
-        await eventually(() => seen.some((c) => c.name === 'after-reconnect'));
+        await waitUntil(() => seen.some((c) => c.name === 'after-reconnect'), 'the change made after the reconnect');
       } finally {
         await Promise.all([a.close(), b.close()]);
         await dropSchema(databaseUrl, schema);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { canary, canaryScan } from '@openshell/testing';
+import { canary, canaryScan, waitUntil } from '@openshell/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../store/errors.js';
 import type { Store, StoreChange } from '../store/types.js';
@@ -43,15 +43,6 @@ async function expectStoreError(promise: Promise<unknown>, code: string): Promis
   expect(StoreError.is(error), `expected a StoreError ${code}, got ${String(error)}`).toBe(true);
   expect((error as StoreError).code).toBe(code);
   return error as StoreError;
-}
-
-/** Waits (bounded) until `predicate` holds. */
-async function eventually(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** The shared Store contract suite; each adapter's test file calls it once. */
@@ -526,11 +517,11 @@ export function describeStoreContract(name: string, harness: ContractHarness): v
         b.watchChanges((c) => seenByB.push(c));
         a.watchChanges((c) => seenByA.push(c));
         await a.createProvider({ name: 'shared', type: 'openai', credentials: { OPENAI_API_KEY: 'k' } });
-        await eventually(() => seenByB.length >= 1);
+        await waitUntil(() => seenByB.length >= 1, 'the change to reach instance B', 5_000);
         expect(seenByB).toEqual([{ kind: 'provider', name: 'shared', op: 'create' }]);
         expect(seenByA).toEqual([{ kind: 'provider', name: 'shared', op: 'create' }]); // once, not echoed back
         await b.updateProvider('shared', { expectedResourceVersion: 1, credentials: { OPENAI_API_KEY: 'k2' } });
-        await eventually(() => seenByA.length >= 2);
+        await waitUntil(() => seenByA.length >= 2, 'both changes to reach instance A', 5_000);
         expect(seenByA[1]).toEqual({ kind: 'provider', name: 'shared', op: 'update' });
       });
     });

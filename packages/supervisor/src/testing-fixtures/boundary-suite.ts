@@ -11,21 +11,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canaryScan, headerValues, type RecordedRequest } from '@openshell/testing';
+import { canaryScan, headerValues, type RecordedRequest, waitUntil } from '@openshell/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { IsolationMode } from '../isolation.js';
 import { anthropicOauthRoute, fingerprintOf } from './fake-gateway.js';
 import { ENV_DUMP, type Harness, SDK_CLIENT, startHarness } from './harness.js';
 
 const TWO_CALLS = fileURLToPath(new URL('./two-calls.mjs', import.meta.url));
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (let i = 0; i < ms / 10; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function authOf(r: RecordedRequest | undefined): string[] {
   return r === undefined ? [] : headerValues(r, 'authorization');
@@ -190,10 +182,10 @@ export function boundarySuite(isolation: Exclude<IsolationMode, 'auto'>): { harn
     for (const f of ['first-done', 'go']) await import('node:fs/promises').then((fs) => fs.rm(join(tmp, f), { force: true }));
     const rotated = `${h.upstreamToken}-rotated`;
     const running = h.run([process.execPath, TWO_CALLS]);
-    await until(() => existsSync(join(tmp, 'first-done')), 'the first call');
+    await waitUntil(() => existsSync(join(tmp, 'first-done')), 'the first call');
     h.api.ledger.allow(rotated);
     h.gateway.setBundle({ routes: [anthropicOauthRoute({ baseUrl: `${h.api.url}/v1`, token: rotated })], egress: h.gateway.bundle().egress });
-    await until(() => h.logs.some((l) => l.includes('route bundle updated')), 'the bundle update');
+    await waitUntil(() => h.logs.some((l) => l.includes('route bundle updated')), 'the bundle update');
     await writeFile(join(tmp, 'go'), '');
     const res = await running;
     expect(res.exitCode).toBe(0);
