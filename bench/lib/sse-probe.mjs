@@ -1,6 +1,6 @@
 // Streaming probe (a tool: JSON on stdin → JSON line on stdout). Sends `streams` streamed Messages
 // requests one after another to a target and times, per stream, the first event after the request
-// was sent (TTFB) and, per event, its delay: arrival on this side minus the upstream's write time
+// was sent (TTFB, on a warm kept-alive connection) and, per event, its delay: arrival on this side minus the upstream's write time
 // (`t` in the event, wall clock with sub-ms resolution). Checks that every event arrived in order.
 import http from 'node:http';
 import { readInput } from './proc.mjs';
@@ -8,7 +8,7 @@ import { percentile } from './stats.mjs';
 import { STREAM_REQUEST_BODY, wallMs } from './upstream.mjs';
 
 /** One stream: {ttfbMs, delays[], events, inOrder, complete, status}. */
-export function probeStream({ port, host = '127.0.0.1', path, headers = {} }) {
+export function probeStream({ port, host = '127.0.0.1', path, headers = {} }, agent = false) {
   return new Promise((resolve) => {
     const delays = [];
     let events = 0;
@@ -25,7 +25,7 @@ export function probeStream({ port, host = '127.0.0.1', path, headers = {} }) {
         port,
         method: 'POST',
         path,
-        agent: false,
+        agent,
         headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'content-length': body.length, ...headers },
       },
       (res) => {
@@ -60,6 +60,9 @@ export function probeStream({ port, host = '127.0.0.1', path, headers = {} }) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { target, streams } = await readInput();
+  // One kept-alive connection, like an SDK client; a first, uncounted stream warms it and the path.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  await probeStream(target, agent);
   const ttfb = [];
   const delays = [];
   const streamP50 = [];
@@ -67,7 +70,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   let events = 0;
   let bad = 0;
   for (let i = 0; i < streams; i++) {
-    const r = await probeStream(target);
+    const r = await probeStream(target, agent);
     ttfb.push(r.ttfbMs);
     delays.push(...r.delays);
     streamP50.push(percentile(r.delays, 50));
