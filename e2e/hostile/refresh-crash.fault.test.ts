@@ -270,7 +270,7 @@ describe('gateway SIGKILL on the refresh write path, under traffic', { timeout: 
 });
 
 describe('token endpoint failure classes under traffic', { timeout: 180_000 }, () => {
-  it('429, 5xx, a WAF page, a hang and a reset: traffic keeps being served, the refresh token is never spent, then a rotation succeeds', async () => {
+  it('429, 5xx, a WAF page, malformed 200s, a hang and a reset: traffic keeps being served, the refresh token is never spent, then a rotation succeeds', async () => {
     await setUp();
     const load = traffic();
     const behaviours = [
@@ -279,6 +279,8 @@ describe('token endpoint failure classes under traffic', { timeout: 180_000 }, (
       { kind: 'server-error', status: 500 },
       { kind: 'cloudflare-challenge' },
       { kind: 'destroy' },
+      { kind: 'raw', status: 200, body: '{"access_token":' },
+      { kind: 'raw', status: 200, body: '{"token_type":"bearer"}' },
       { kind: 'hang' },
     ] as const;
     for (const b of behaviours) {
@@ -308,7 +310,7 @@ describe('token endpoint failure classes under traffic', { timeout: 180_000 }, (
 });
 
 describe('drift and terminal failure classes under traffic', { timeout: 180_000 }, () => {
-  it('"Invalid request format" is absorbed by one retry in the other encoding, without spending the token', async () => {
+  it('"Invalid request format" and invalid_scope are absorbed by one retry each, without spending the token', async () => {
     await setUp();
     tokens.configure({ encodings: ['json', 'form'] });
     const load = traffic();
@@ -318,6 +320,12 @@ describe('drift and terminal failure classes under traffic', { timeout: 180_000 
     expect(drift.status, JSON.stringify(drift.json)).toBe(200);
     expect(tokens.rotations).toBe(1);
     expect(tokens.calls.map((c) => c.status)).toEqual([400, 200]);
+    // invalid_scope: retried once without scope (the token is not spent by a refusal).
+    tokens.force({ kind: 'raw', status: 400, body: '{"error":"invalid_scope","error_description":"scope not allowed"}' }, { times: 1 });
+    tally.crashes++;
+    const scoped = await admin('POST', '/v1/providers/claude-plan/refresh/rotate', {});
+    expect(scoped.status, JSON.stringify(scoped.json)).toBe(200);
+    expect(tokens.rotations).toBe(2);
     await new Promise((r) => setTimeout(r, 500));
     const answers = await load.stop();
     expect(answers.filter((a) => a.status !== 200).map((a) => a.status), 'traffic failed during a drift retry').toEqual([]);
