@@ -51,6 +51,8 @@ export interface SupervisorOptions {
   readonly cwd?: string;
   /** Extra host directories bound read-write into the namespace (a project checkout, say). */
   readonly bind?: readonly string[];
+  /** Extra host paths made visible read-only inside the namespace (tools, a checkout to read). */
+  readonly readOnly?: readonly string[];
   /** Extra host paths hidden in bwrap mode (besides the host home, gateway data and config). */
   readonly hide?: readonly string[];
   /** PEM file of a CA for an https gateway with a private certificate. */
@@ -115,6 +117,40 @@ function collect(stream: NodeJS.ReadableStream | null, into: { text: string }): 
   stream?.setEncoding('utf8');
   stream?.on('data', (chunk: string) => {
     if (into.text.length < MAX_COLLECTED) into.text += chunk;
+  });
+}
+
+/**
+ * Forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to the child through `deliver`; returns the undo. A terminal's
+ * Ctrl-C / Ctrl-\ already reaches the child's process group, so those are not doubled on a TTY.
+ */
+function forwardSignals(deliver: (sig: NodeJS.Signals) => void): () => void {
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const sig of FORWARDED) {
+    const handler = () => {
+      if ((sig === 'SIGINT' || sig === 'SIGQUIT') && process.stdin.isTTY) return;
+      deliver(sig);
+    };
+    handlers.set(sig, handler);
+    process.on(sig, handler);
+  }
+  return () => {
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+  };
+}
+
+/** How the child ended; rejects with `child_spawn_failed` when `started` (its name) could not start. */
+function childExit(child: ChildProcess, started: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolveExit, rejectExit) => {
+    child.once('error', (e) => rejectExit(new SupervisorError('child_spawn_failed', `cannot start ${started}: ${e.message}`, { cause: e })));
+    // 'close' waits for the output to drain; a grandchild holding the pipes open must not hang us.
+    child.once('exit', (code, signal) => {
+      const t = setTimeout(() => resolveExit({ code, signal }), 2_000);
+      child.once('close', () => {
+        clearTimeout(t);
+        resolveExit({ code, signal });
+      });
+    });
   });
 }
 
@@ -184,7 +220,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     // children then get the fetch preload inside the namespace too, with undici bound read-only.
     const unprivileged = typeof process.getuid === 'function' && process.getuid() !== 0;
     let nodePreload: string | undefined = isolation.mode === 'none' ? NODE_FETCH_PRELOAD : undefined;
-    const roBind: string[] = [];
+    const roBind: string[] = (options.readOnly ?? []).map((p) => resolve(p));
     if (isolation.mode === 'bwrap' && unprivileged) {
       const undiciEntry = createRequire(import.meta.url).resolve('undici');
       const template = await readFile(NODE_FETCH_PRELOAD, 'utf8');
@@ -216,8 +252,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     const bind = [ws.home, ws.tmp, ws.runDir, ...(options.bind ?? []).map((p) => resolve(p))];
     const requestedCwd = resolve(options.cwd ?? process.cwd());
     const cwd =
-      isolation.mode === 'bwrap' && isHiddenPath(requestedCwd, ['/tmp', '/var/tmp', '/run', ...hide], bind) ? ws.home : requestedCwd;
-    if (cwd !== requestedCwd) log.info('the working directory is hidden inside the sandbox; starting in the sandbox HOME (bind it with --bind to use it)', { cwd: requestedCwd });
+      isolation.mode === 'bwrap' && isHiddenPath(requestedCwd, ['/tmp', '/var/tmp', '/run', ...hide], [...bind, ...roBind]) ? ws.home : requestedCwd;
+    if (cwd !== requestedCwd) log.info('the working directory is hidden inside the sandbox; starting in the sandbox HOME (make it visible with --bind or --ro-bind)', { cwd: requestedCwd });
 
     const pipe = options.stdio === 'pipe';
     let child: ChildProcess;
@@ -246,18 +282,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       if (control !== undefined) control.write(`${sig}\n`);
       else child.kill(sig);
     };
-    const handlers = new Map<NodeJS.Signals, () => void>();
-    if (options.forwardSignals !== false) {
-      for (const sig of FORWARDED) {
-        // A terminal's Ctrl-C / Ctrl-\ already reaches the child's process group: do not double it.
-        const handler = () => {
-          if ((sig === 'SIGINT' || sig === 'SIGQUIT') && process.stdin.isTTY) return;
-          deliver(sig);
-        };
-        handlers.set(sig, handler);
-        process.on(sig, handler);
-      }
-    }
+    const stopForwarding = options.forwardSignals === false ? () => undefined : forwardSignals(deliver);
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       deliver('SIGTERM');
@@ -266,17 +291,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
-      child.once('error', (e) => rejectExit(new SupervisorError('child_spawn_failed', `cannot start ${isolation.mode === 'bwrap' ? 'bwrap' : file}: ${e.message}`, { cause: e })));
-      // 'close' waits for the output to drain; a grandchild holding the pipes open must not hang us.
-      child.once('exit', (code, signal) => {
-        const t = setTimeout(() => resolveExit({ code, signal }), 2_000);
-        child.once('close', () => {
-          clearTimeout(t);
-          resolveExit({ code, signal });
-        });
-      });
-    });
+    const exited = childExit(child, isolation.mode === 'bwrap' ? 'bwrap' : file);
     options.onReady?.({ isolation: isolation.mode, childPid: child.pid, home: ws.home, tmp: ws.tmp, runDir: ws.runDir, caCertFile: ws.caCertFile, childEnv });
 
     try {
@@ -290,7 +305,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
         ...(pipe ? { stdout: out.text, stderr: err.text } : {}),
       };
     } finally {
-      for (const [sig, h] of handlers) process.off(sig, h);
+      stopForwarding();
       options.signal?.removeEventListener('abort', onAbort);
       if (killTimer !== undefined) clearTimeout(killTimer);
       control?.end();
