@@ -334,6 +334,16 @@ function addSandboxCommands(program: Command): void {
     .option('--provider <name>', 'run in a temporary sandbox bound to this provider (repeatable; deleted on exit)', collect)
     .addOption(new Option('--isolation <mode>', 'isolation of the child').choices(['auto', 'none', 'bwrap']).default('auto'))
     .option('--token-ttl <seconds>', 'lifetime of the sandbox token handed to the supervisor', '43200')
-    .addHelpText('after', examples('openshell sandbox run dev -- claude -p "hello"', 'openshell sandbox run --provider claude-plan -- claude', 'openshell sandbox run dev --isolation none -- curl https://inference.local/v1/models'))
+    .option('--bind <dir>', 'also make DIR visible read-write inside the sandbox, e.g. a project checkout (repeatable)', collect)
+    .option('--ro-bind <dir>', 'also make DIR visible read-only inside the sandbox (repeatable); with bwrap, /tmp, /run and your home are hidden otherwise', collect)
+    .addHelpText(
+      'after',
+      examples(
+        'openshell sandbox run dev -- claude -p "hello"',
+        'openshell sandbox run --provider claude-plan -- claude',
+        'openshell sandbox run dev --bind "$PWD" -- claude',
+        'openshell sandbox run dev --isolation none -- curl https://inference.local/v1/models',
+      ),
+    )
     .action(lazy(async () => (await import('./commands/sandbox-run.js')).sandboxRun));
 }

@@ -133,7 +133,7 @@ describe('openshell-supervisor bin', () => {
 describe('parseArgs', () => {
   it('reads every option and keeps the command after --, flags included', () => {
     expect(
-      parseArgs(['--gateway=http://127.0.0.1:8787', '--sandbox', 'dev', '--token-fd', '4', '--isolation', 'bwrap', '--bind', '/a', '--bind', '/b', '--', 'claude', '--print', 'hi']),
+      parseArgs(['--gateway=http://127.0.0.1:8787', '--sandbox', 'dev', '--token-fd', '4', '--isolation', 'bwrap', '--bind', '/a', '--bind', '/b', '--ro-bind', '/c', '--', 'claude', '--print', 'hi']),
     ).toEqual({
       gatewayUrl: 'http://127.0.0.1:8787',
       sandbox: 'dev',
@@ -142,6 +142,7 @@ describe('parseArgs', () => {
       command: ['claude', '--print', 'hi'],
       logLevel: 'info',
       bind: ['/a', '/b'],
+      readOnly: ['/c'],
     });
   });
 

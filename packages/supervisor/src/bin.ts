@@ -41,6 +41,9 @@ Options:
   --workspace DIR        sandbox workspace (default $XDG_DATA_HOME/openshell/sandboxes/NAME;
                          HOME is DIR/home and persists between runs)
   --bind DIR             also make DIR visible (read-write) inside the sandbox; repeatable
+  --ro-bind DIR          also make DIR visible read-only inside the sandbox (tools, a checkout);
+                         repeatable. With bwrap, /tmp, /run, the host home and OpenShell's own
+                         directories are hidden unless bound back this way
   --cwd DIR              working directory of COMMAND (default: the current one)
   --gateway-ca FILE      PEM CA to trust for an https gateway with a private certificate
   --log-level LEVEL      debug, info (default), warn, error, silent
@@ -64,6 +67,7 @@ export function parseArgs(argv: readonly string[]): (Omit<SupervisorOptions, 'to
   let gatewayCaFile: string | undefined;
   let logLevel: LogLevel = 'info';
   const bind: string[] = [];
+  const readOnly: string[] = [];
   let i = 0;
   const value = (flag: string): string => {
     const v = argv[i + 1];
@@ -111,6 +115,9 @@ export function parseArgs(argv: readonly string[]): (Omit<SupervisorOptions, 'to
       case '--bind':
         bind.push(value(arg));
         break;
+      case '--ro-bind':
+        readOnly.push(value(arg));
+        break;
       case '--cwd':
         cwd = value(arg);
         break;
@@ -143,6 +150,7 @@ export function parseArgs(argv: readonly string[]): (Omit<SupervisorOptions, 'to
     ...(cwd !== undefined ? { cwd } : {}),
     ...(gatewayCaFile !== undefined ? { gatewayCaFile } : {}),
     ...(bind.length > 0 ? { bind } : {}),
+    ...(readOnly.length > 0 ? { readOnly } : {}),
   };
 }
 

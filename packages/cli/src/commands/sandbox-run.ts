@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CliError, usageError } from '../cli-error.js';
 import type { RunContext } from '../context.js';
@@ -12,6 +12,8 @@ interface RunOptions {
   provider?: string[];
   isolation: 'auto' | 'none' | 'bwrap';
   tokenTtl: string;
+  bind?: string[];
+  roBind?: string[];
 }
 
 function supervisorBinPath(): string {
@@ -55,7 +57,7 @@ export async function sandboxRun(ctx: RunContext, opts: Record<string, unknown>,
   }
   try {
     const { token } = await client.request<{ token: string; expiresAt?: number }>('POST', `/v1/sandboxes/${seg(name)}/tokens`, { ttlSeconds });
-    const code = await runSupervisor(client.target.url, client.target.caCertFile, name, token, o.isolation, command);
+    const code = await runSupervisor(client.target.url, client.target.caCertFile, name, token, o, command);
     process.exitCode = code;
   } finally {
     if (temporary) {
@@ -68,9 +70,11 @@ export async function sandboxRun(ctx: RunContext, opts: Record<string, unknown>,
   }
 }
 
-function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandbox: string, token: string, isolation: RunOptions['isolation'], command: string[]): Promise<number> {
+function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandbox: string, token: string, o: RunOptions, command: string[]): Promise<number> {
   const argv = [supervisorBinPath(), '--gateway', gatewayUrl, '--sandbox', sandbox, '--token-fd', '3'];
-  argv.push('--isolation', isolation);
+  argv.push('--isolation', o.isolation);
+  for (const dir of o.bind ?? []) argv.push('--bind', resolve(dir));
+  for (const dir of o.roBind ?? []) argv.push('--ro-bind', resolve(dir));
   if (caCertFile) argv.push('--gateway-ca', caCertFile);
   argv.push('--', ...command);
   const child = spawn(process.execPath, argv, {

@@ -116,7 +116,7 @@ export function boundarySuite(isolation: Exclude<IsolationMode, 'auto'>): { harn
     expect(env.LC_ALL).toBe('C.UTF-8');
     expect(env.TZ).toBe('UTC');
     expect(env.ANTHROPIC_BASE_URL).toBe('https://inference.local');
-    expect(env.CLAUDE_CODE_OAUTH_TOKEN).toBe('openshell-placeholder-not-a-credential');
+    expect(env.CLAUDE_CODE_OAUTH_TOKEN).toBe('sk-ant-oat01-openshell-placeholder-not-a-credential');
     expect(env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
     expect(env.GITHUB_TOKEN).toBe('ghp_injectable_value');
     expect(env.OPENSHELL_ADMIN_TOKEN).toBeUndefined();

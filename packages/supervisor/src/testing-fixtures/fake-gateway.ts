@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type BundleRoute, parseRouteBundle, type RouteBundle } from '@openshell/core';
+import { type BundleRoute, inferenceProfileFor, parseRouteBundle, type RouteBundle } from '@openshell/core';
 
 export interface FakeGatewayRequest {
   readonly method: string;
@@ -34,35 +34,29 @@ export function fingerprintOf(token: string): string {
   return createHash('sha256').update(`fp:${token}`).digest('hex').slice(0, 12);
 }
 
-/** An anthropic-oauth route as the real gateway resolves it (DESIGN §3.1, §3.5). */
+/**
+ * An anthropic-oauth route as the real gateway resolves it (DESIGN §3.1, §3.5): protocols, header
+ * policy and client environment come from core's built-in profile, so this fake cannot drift from it.
+ */
 export function anthropicOauthRoute(options: { baseUrl: string; token: string; expiresAt?: number; name?: string; model?: string }): BundleRoute {
+  const profile = inferenceProfileFor('anthropic-oauth');
+  if (profile === undefined) throw new Error('core has no anthropic-oauth inference profile');
   return {
     name: options.name ?? 'inference.local',
     providerName: 'claude-plan',
     providerType: 'anthropic-oauth',
     baseUrl: options.baseUrl,
-    protocols: ['anthropic_messages', 'anthropic_count_tokens', 'model_discovery'],
+    protocols: [...profile.protocols],
     ...(options.model !== undefined ? { model: options.model } : {}),
     timeouts: { connectMs: 10_000, firstByteMs: 120_000, idleMs: 300_000 },
     auth: { style: 'bearer', headerName: 'authorization', value: options.token },
     headerPolicy: {
-      required: [{ name: 'anthropic-beta', value: 'oauth-2025-04-20', merge: 'list' }],
-      defaults: { 'anthropic-version': '2023-06-01' },
-      passthrough: [
-        'anthropic-version',
-        'anthropic-beta',
-        'x-app',
-        'x-claude-code-session-id',
-        'x-stainless-*',
-        'anthropic-dangerous-direct-browser-access',
-      ],
+      required: profile.requiredHeaders.map((h) => ({ name: h.name.toLowerCase(), value: h.value, merge: h.merge })),
+      defaults: { ...profile.defaultHeaders },
+      passthrough: [...profile.passthroughHeaders],
     },
     credential: { fingerprint: fingerprintOf(options.token), ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}), refreshable: true },
-    clientEnv: {
-      ANTHROPIC_BASE_URL: 'https://inference.local',
-      CLAUDE_CODE_OAUTH_TOKEN: 'openshell-placeholder-not-a-credential',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    },
+    clientEnv: { ...profile.clientEnv },
   };
 }
 

@@ -15,6 +15,8 @@ export const SDK_CLIENT = fileURLToPath(new URL('./sdk-client.mjs', import.meta.
 export const ENV_DUMP = fileURLToPath(new URL('./env-dump.mjs', import.meta.url));
 export const RUN_BIN = fileURLToPath(new URL('./run-bin.ts', import.meta.url));
 export const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
+/** The checkout's root (its node_modules hold the SDK the child scripts import). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export interface Harness {
   readonly dir: string;
@@ -62,6 +64,9 @@ export async function startHarness(options: { isolation: IsolationMode; egress?:
         logLevel: 'debug',
         logStream: { write: (s: string) => logs.push(s) },
         waitSeconds: 5,
+        // The child scripts and their node_modules live in this checkout, which bwrap would hide
+        // when the checkout sits under /tmp or a home directory (as a CI clone may).
+        readOnly: [REPO_ROOT],
         ...extra,
         onReady: (info) => {
           ready = info;
