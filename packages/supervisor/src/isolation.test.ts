@@ -49,6 +49,36 @@ describe('buildBwrapArgs', () => {
   });
 });
 
+describe('buildBwrapArgs with user binds', () => {
+  const args = buildBwrapArgs({
+    hide: ['/srv/checkout/.tmp/home', '/srv/checkout/.tmp/data/openshell'],
+    bind: ['/srv/checkout/.tmp/data/openshell/sandboxes/dev/home'],
+    userReadOnly: ['/srv/checkout'],
+    userBind: ['/work/project'],
+    hostsFile: '/run-dir/hosts',
+    relayScript: '/pkg/relay/netns-relay.mjs',
+    nodeBinary: '/usr/bin/node',
+    cwd: '/work/project',
+    command: ['claude'],
+  });
+  const at = (...seq: string[]) => args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s));
+
+  it('binds what the user asked for, read-only or read-write', () => {
+    expect(at('--ro-bind', '/srv/checkout', '/srv/checkout')).toBeGreaterThan(0);
+    expect(at('--bind', '/work/project', '/work/project')).toBeGreaterThan(0);
+  });
+
+  it('hides the host paths again when a user bind is their parent, then binds the sandbox back', () => {
+    const userBind = at('--ro-bind', '/srv/checkout', '/srv/checkout');
+    const rehide = args.lastIndexOf('/srv/checkout/.tmp/home');
+    expect(args[rehide - 1]).toBe('--tmpfs');
+    expect(rehide).toBeGreaterThan(userBind);
+    const rehideData = args.lastIndexOf('/srv/checkout/.tmp/data/openshell');
+    expect(args[rehideData - 1]).toBe('--tmpfs');
+    expect(at('--bind', '/srv/checkout/.tmp/data/openshell/sandboxes/dev/home')).toBeGreaterThan(rehideData);
+  });
+});
+
 describe('sandboxHostsFile', () => {
   it('maps inference.local to the namespace loopback', () => {
     expect(sandboxHostsFile()).toMatch(/^127\.0\.0\.1\tinference\.local$/m);

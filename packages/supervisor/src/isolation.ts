@@ -80,6 +80,13 @@ export interface BwrapLayout {
   readonly bind: readonly string[];
   /** Host paths bound read-only at the same path inside (e.g. undici for the fetch preload). */
   readonly roBind?: readonly string[];
+  /**
+   * Directories the user asked to see (`--bind` read-write, `--ro-bind` read-only). Applied before the
+   * sandbox's own binds, and any hidden path beneath them is hidden again: binding a parent never
+   * re-exposes the host home, the gateway's data or its config.
+   */
+  readonly userBind?: readonly string[];
+  readonly userReadOnly?: readonly string[];
   /** Generated hosts file that maps inference.local to 127.0.0.1. */
   readonly hostsFile: string;
   /** The relay script and the node binary, bound read-only under /run/openshell. */
@@ -111,6 +118,14 @@ export function outermostPaths(paths: readonly string[]): string[] {
 export function buildBwrapArgs(layout: BwrapLayout): string[] {
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   for (const path of outermostPaths(['/tmp', '/var/tmp', '/run', ...layout.hide])) args.push('--tmpfs', path);
+  const userBind = [...new Set((layout.userBind ?? []).map((p) => resolve(p)))];
+  const userReadOnly = [...new Set((layout.userReadOnly ?? []).map((p) => resolve(p)))];
+  for (const path of userBind) args.push('--bind', path, path);
+  for (const path of userReadOnly) args.push('--ro-bind', path, path);
+  const exposed = [...userBind, ...userReadOnly];
+  for (const path of outermostPaths(layout.hide)) {
+    if (exposed.some((e) => isUnder(resolve(path), e))) args.push('--tmpfs', resolve(path));
+  }
   for (const path of [...new Set(layout.bind.map((p) => resolve(p)))]) args.push('--bind', path, path);
   for (const path of [...new Set((layout.roBind ?? []).map((p) => resolve(p)))]) args.push('--ro-bind', path, path);
   args.push(

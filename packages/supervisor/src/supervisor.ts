@@ -220,7 +220,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     // children then get the fetch preload inside the namespace too, with undici bound read-only.
     const unprivileged = typeof process.getuid === 'function' && process.getuid() !== 0;
     let nodePreload: string | undefined = isolation.mode === 'none' ? NODE_FETCH_PRELOAD : undefined;
-    const roBind: string[] = (options.readOnly ?? []).map((p) => resolve(p));
+    const roBind: string[] = [];
     if (isolation.mode === 'bwrap' && unprivileged) {
       const undiciEntry = createRequire(import.meta.url).resolve('undici');
       const template = await readFile(NODE_FETCH_PRELOAD, 'utf8');
@@ -249,10 +249,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     const configHome = hostEnv.XDG_CONFIG_HOME || join(userHome, '.config');
     // Only existing paths can take a tmpfs on the read-only root.
     const hide = [userHome, '/home', '/root', join(dataHome, 'openshell'), join(configHome, 'openshell'), ...(options.hide ?? [])].filter((p) => existsSync(p));
-    const bind = [ws.home, ws.tmp, ws.runDir, ...(options.bind ?? []).map((p) => resolve(p))];
+    const bind = [ws.home, ws.tmp, ws.runDir];
+    const userBind = (options.bind ?? []).map((p) => resolve(p));
+    const userReadOnly = (options.readOnly ?? []).map((p) => resolve(p));
     const requestedCwd = resolve(options.cwd ?? process.cwd());
     const cwd =
-      isolation.mode === 'bwrap' && isHiddenPath(requestedCwd, ['/tmp', '/var/tmp', '/run', ...hide], [...bind, ...roBind]) ? ws.home : requestedCwd;
+      isolation.mode === 'bwrap' && isHiddenPath(requestedCwd, ['/tmp', '/var/tmp', '/run', ...hide], [...bind, ...userBind, ...userReadOnly]) ? ws.home : requestedCwd;
     if (cwd !== requestedCwd) log.info('the working directory is hidden inside the sandbox; starting in the sandbox HOME (make it visible with --bind or --ro-bind)', { cwd: requestedCwd });
 
     const pipe = options.stdio === 'pipe';
@@ -261,7 +263,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     if (isolation.mode === 'bwrap' && sockets !== undefined) {
       const hostsFile = join(ws.runDir, 'hosts');
       await writeFile(hostsFile, sandboxHostsFile(), { mode: 0o644 });
-      const bwrapArgs = buildBwrapArgs({ hide, bind, roBind, hostsFile, relayScript: NETNS_RELAY_SCRIPT, nodeBinary: process.execPath, cwd, command: [file, ...args] });
+      const bwrapArgs = buildBwrapArgs({ hide, bind, roBind, userBind, userReadOnly, hostsFile, relayScript: NETNS_RELAY_SCRIPT, nodeBinary: process.execPath, cwd, command: [file, ...args] });
       child = spawn(isolation.bwrap, bwrapArgs, { env: childEnv, stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'] });
       control = child.stdio[3] as Writable;
       control.on('error', () => undefined);
