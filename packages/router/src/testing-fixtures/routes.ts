@@ -1,19 +1,11 @@
-import { type BundleRoute, bundleRouteSchema } from '@openshell/core';
+import { type BundleRoute, bundleRouteSchema, inferenceProfileFor } from '@openshell/core';
 
 /** A credential-shaped test token; never a real one. */
 export const TEST_OAUTH_TOKEN = 'sk-ant-oat01-TEST-ONLY-0123456789abcdefghijklmnopqrstuvwxyz';
 export const TEST_API_KEY = 'sk-test-openai-TEST-ONLY-abcdef0123456789';
 
-/** Claude Code identity headers allowed through by the anthropic-oauth profile. */
-export const CLAUDE_CODE_PASSTHROUGH = [
-  'anthropic-version',
-  'anthropic-beta',
-  'x-app',
-  'x-claude-code-session-id',
-  'x-stainless-*',
-  'anthropic-dangerous-direct-browser-access',
-  'x-client-app',
-];
+/** The passthrough list of core's anthropic-oauth profile: Claude Code's identity headers. */
+export const CLAUDE_CODE_PASSTHROUGH: readonly string[] = inferenceProfileFor('anthropic-oauth')?.passthroughHeaders ?? [];
 
 type Overrides = Partial<BundleRoute>;
 
@@ -30,7 +22,7 @@ export function oauthRoute(baseUrl: string, overrides: Overrides = {}): BundleRo
     headerPolicy: {
       required: [{ name: 'anthropic-beta', value: 'oauth-2025-04-20', merge: 'list' }],
       defaults: { 'anthropic-version': '2023-06-01' },
-      passthrough: CLAUDE_CODE_PASSTHROUGH,
+      passthrough: [...CLAUDE_CODE_PASSTHROUGH],
     },
     credential: { fingerprint: 'fp-oauth-1', refreshable: true },
     clientEnv: {},
