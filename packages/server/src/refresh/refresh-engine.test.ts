@@ -287,6 +287,22 @@ describe('crash window', () => {
     expect(h.fake.calls).toHaveLength(0);
   });
 
+  it('a marker left by this gateway is reauth_required even when a rejection or a rotation comes before start() (the gateway listens first)', async () => {
+    h = await createRefreshHarness();
+    const login = await h.seed();
+    const fingerprint = fingerprintSecret(login.accessToken);
+    expect((await h.store.beginRefresh(PROVIDER, KEY, h.engine.ownerId, 60_000)).outcome).toBe('acquired');
+    // A restarted process: its HTTP server already answers, its engine has not looked for crashed markers yet.
+    h.engine = h.makeEngine();
+    expect((await h.engine.reportRejected({ provider: PROVIDER, key: KEY, fingerprint })).result).toBe('reauth_required');
+    expect((await h.engine.rotateNow(PROVIDER)).result).toBe('reauth_required');
+    expect(h.fake.calls).toHaveLength(0);
+    const s = await state();
+    expect(s.status).toBe('reauth_required');
+    expect(s.inFlight).toBeUndefined();
+    expect(s.lastError).toContain('interrupted');
+  });
+
   it("another replica's marker whose lease expired is detected by the scheduler", async () => {
     h = await createRefreshHarness();
     await h.seed();

@@ -252,6 +252,13 @@ export function createRefreshEngine(settings: RefreshEngineSettings): RefreshEng
     const seen = await store.getRefreshState(provider, key);
     if (seen === undefined) return outcome('not_configured', provider, key, `no refresh is configured for ${provider}/${key}`);
     if (seen.status === 'reauth_required') return outcome('reauth_required', provider, key, seen.lastError);
+    if (seen.inFlight?.owner === ownerId) {
+      // Our owner id on a marker while this is our only flight for it: a predecessor (SQLite's stable id)
+      // died mid-refresh and may have spent the refresh token. The verdict of start()'s sweep, also for a
+      // rejection or rotation that arrives before the sweep ran (the gateway listens first): never retry.
+      await markInterrupted(seen);
+      return outcome('reauth_required', provider, key, 'an earlier refresh of this credential was interrupted before its result was stored');
+    }
     if (trigger.kind === 'schedule' && (seen.nextRefreshAt === undefined || seen.nextRefreshAt > clock() || seen.inFlight !== undefined)) {
       return outcome('skipped', provider, key, 'not due');
     }
