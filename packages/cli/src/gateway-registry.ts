@@ -50,7 +50,7 @@ export async function readGatewayEntry(env: PathEnv, name: string): Promise<Gate
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (isNotFound(err)) return undefined;
-    throw new CliError('gateway_config_unreadable', `cannot read ${path}: ${(err as Error).message}`);
+    throw new CliError('gateway_config_unreadable', `cannot read ${path}: ${(err as Error).message}`, { hint: 'Check its owner and permissions (it should be yours).' });
   }
   let parsed: unknown;
   try {

@@ -71,7 +71,7 @@ export async function exchangeAuthorizationCode(params: ExchangeParams): Promise
     ...(params.userAgent ? { 'user-agent': params.userAgent } : {}),
   };
   const urls = params.tokenUrls.map(checkTokenUrl);
-  if (urls.length === 0) throw new CliError('invalid_profile', 'the provider profile declares no token URL');
+  if (urls.length === 0) throw new CliError('invalid_profile', 'the provider profile declares no token URL', { hint: 'Add token_urls to the refresh block of the provider profile.' });
   let lastProblem = '';
   for (const url of urls) {
     let res: { status: number; text: string };

@@ -52,13 +52,14 @@ export async function readLine(
           buf += ch;
           if (buf.length > MAX_LINE_BYTES) {
             input.off('data', onData);
-            reject(new CliError('input_too_long', `${what} read from stdin is longer than ${MAX_LINE_BYTES} bytes`));
+            reject(new CliError('input_too_long', `${what} read from stdin is longer than ${MAX_LINE_BYTES} bytes`, { hint: 'Pipe only the value, on one line.' }));
             return;
           }
         }
       };
       const onEnd = (): void => finish(buf);
-      const onError = (err: Error): void => reject(new CliError('stdin_unreadable', `cannot read ${what} from stdin: ${err.message}`));
+      const onError = (err: Error): void =>
+        reject(new CliError('stdin_unreadable', `cannot read ${what} from stdin: ${err.message}`, { hint: 'Pipe the value in, or use the environment variable the command names.' }));
       input.on('data', onData);
       input.once('end', onEnd);
       input.once('error', onError);

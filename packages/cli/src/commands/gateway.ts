@@ -151,7 +151,7 @@ async function startDetached(ctx: RunContext, o: StartOptions, dataDir: string, 
   child.on('exit', (code) => {
     exited = code;
   });
-  if (child.pid === undefined) throw new CliError('gateway_spawn_failed', 'could not start the gateway process');
+  if (child.pid === undefined) throw new CliError('gateway_spawn_failed', 'could not start the gateway process', { hint: `Check that @openshell/server is installed with the CLI; see ${logFile}.` });
   await writeFile(pidFile, `${child.pid}\n`, { mode: 0o600 });
   const progress = await ctx.out.progress(`Starting gateway '${o.name}' (log: ${logFile})`);
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -124,7 +124,11 @@ async function readSetupToken(ctx: RunContext): Promise<Material> {
 
 async function runOAuthLogin(ctx: RunContext, credential: ApiProfileCredential): Promise<Material> {
   const r = credential.refresh;
-  if (!r?.authorize_url || !r.redirect_uri || !r.client_id) throw new CliError('harvest_not_supported', 'the profile has no authorize URL');
+  if (!r?.authorize_url || !r.redirect_uri || !r.client_id) {
+    throw new CliError('harvest_not_supported', 'the profile has no authorize URL, redirect URI or client id for a login', {
+      hint: 'Use --from-claude-login or --from-setup-token, or add authorize_url, redirect_uri and client_id to the profile\'s refresh block.',
+    });
+  }
   const session = createPkceSession();
   const url = buildAuthorizeUrl(
     { authorizeUrl: r.authorize_url, clientId: r.client_id, redirectUri: r.redirect_uri, scopes: r.scopes ?? [] },

@@ -16,6 +16,8 @@ interface RunOptions {
   roBind?: string[];
 }
 
+const SUPERVISOR_HINT = 'Check that @openshell/supervisor is installed with the CLI (npm ls @openshell/supervisor).';
+
 function supervisorBinPath(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('@openshell/supervisor/package.json')), 'bin', 'openshell-supervisor.js');
@@ -82,7 +84,7 @@ function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandb
     env: supervisorEnv(process.env),
   });
   const pipe = child.stdio[3] as Writable | null;
-  if (!pipe) throw new CliError('supervisor_spawn_failed', 'could not open the token pipe to the supervisor');
+  if (!pipe) throw new CliError('supervisor_spawn_failed', 'could not open the token pipe to the supervisor', { hint: SUPERVISOR_HINT });
   pipe.on('error', () => {
     // the supervisor closed its end early; its own exit status tells what happened
   });
@@ -99,7 +101,7 @@ function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandb
     child.on('error', (err) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      reject(new CliError('supervisor_spawn_failed', `could not start the supervisor: ${err.message}`));
+      reject(new CliError('supervisor_spawn_failed', `could not start the supervisor: ${err.message}`, { hint: SUPERVISOR_HINT }));
     });
     child.on('exit', (code, signal) => {
       process.off('SIGINT', onInt);
