@@ -83,8 +83,11 @@ describe('gateway restarts under traffic', () => {
     const expiresAt = Date.now() + 8_000;
     const patched = await sys.admin('PATCH', '/v1/providers/claude-plan', { resourceVersion: await providerVersion(), credentialExpiresAt: { ANTHROPIC_OAUTH_TOKEN: expiresAt } });
     expect(patched.status).toBe(200);
-    // Wait until the supervisor's bundle carries the expiry (its requests before it are fine either way).
-    await new Promise((r) => setTimeout(r, 800));
+    // Wait until the supervisor has adopted the bundle carrying the expiry (its log names the revision).
+    const res = await fetch(`http://127.0.0.1:${sys.gatewayPort}/v1/sandbox/bundle`, { headers: { authorization: `Bearer ${sys.sandboxToken}` } });
+    const revision = ((await res.json()) as { revision: string }).revision;
+    for (let i = 0; i < 200 && !sys.supervisor!.logs.some((l) => l.includes('route bundle updated') && l.includes(revision)); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(sys.supervisor!.logs.some((l) => l.includes(revision)), 'the supervisor never adopted the bundle with the expiry').toBe(true);
     await sys.gw.close();
     tally.restarts++;
     const before = sys.api.requestCount;
