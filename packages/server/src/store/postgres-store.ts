@@ -73,6 +73,39 @@ function isConnectionError(error: unknown): boolean {
   return classifyDriverError(error) === 'unavailable';
 }
 
+/**
+ * Runs `fn` in one transaction on a checked-out client: BEGIN, COMMIT, ROLLBACK on error; a client
+ * whose connection broke is destroyed on release instead of going back to the pool.
+ */
+async function inTransaction<T>(pool: pg.Pool, schema: string, fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: unknown;
+  // pg-pool removes its own error listener while a client is checked out: without this one, a
+  // connection lost between two queries of the transaction (Postgres restarting, a killed backend)
+  // is emitted as an unhandled 'error' and kills the gateway process.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    const result = await fn(executor(client, schema));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackError) {
+      broken = rollbackError;
+    }
+    if (isConnectionError(error)) broken = error;
+    throw error;
+  } finally {
+    client.off('error', onError);
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
 function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDriver {
   const instance = randomUUID();
   const channel = changeChannel(schema);
@@ -81,35 +114,6 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
   let listener: pg.Client | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
-
-  async function once<T>(fn: (q: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let broken: unknown;
-    // pg-pool removes its own error listener while a client is checked out: without this one, a
-    // connection lost between two queries of the transaction (Postgres restarting, a killed backend)
-    // is emitted as an unhandled 'error' and kills the gateway process.
-    const onError = (error: Error) => {
-      broken = error;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await fn(executor(client, schema));
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError;
-      }
-      if (isConnectionError(error)) broken = error;
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(broken instanceof Error ? broken : undefined);
-    }
-  }
 
   async function startListening(deliver: (changes: readonly StoreChange[]) => void, attempt: number): Promise<void> {
     if (closed) return;
@@ -190,7 +194,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
     async transaction(fn) {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await once(fn);
+          return await inTransaction(pool, schema, fn);
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           if ((code === '40001' || code === '40P01') && attempt < TX_ATTEMPTS) continue;
@@ -243,17 +247,10 @@ export function parseNotification(payload: string, self: string): StoreChange[] 
 }
 
 async function migratePostgres(pool: pg.Pool, schema: string, migrations: readonly Migration[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openshell:migrate:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-    await applyMigrations(executor(client, schema), migrations, 'BIGINT');
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  await inTransaction(pool, schema, async (q) => {
+    // Replicas that start together serialize here, so the migrations run once.
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openshell:migrate:${schema}`]);
+    await q.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    await applyMigrations(q, migrations, 'BIGINT');
+  });
 }
