@@ -24,7 +24,7 @@ import { type CliRun, jsonOf, lastJsonLine, runCli } from './harness/cli.js';
 import { type GatewayProcess, startGatewayProcess, writeFakeProfilesDir } from './harness/gateway-process.js';
 import { LeakWatch } from './harness/leak-watch.js';
 import { createMachine, type Machine } from './harness/machine.js';
-import { FIXTURES_DIR } from './harness/paths.js';
+import { FIXTURES_DIR, REPO_ROOT } from './harness/paths.js';
 
 const CLIENT = join(FIXTURES_DIR, 'client.mjs');
 const MODEL = 'claude-sonnet-4-6';
@@ -85,7 +85,9 @@ function ok(run: CliRun): CliRun {
 
 /** Runs the SDK client in sandbox `name`, records its env dump, returns its report. */
 async function sdkClient(name: string, mode: 'one' | 'both' | 'two-calls', prompt: string, extra: string[] = []): Promise<{ run: CliRun; out: ClientOut }> {
-  const run = await cli(['sandbox', 'run', name, ...extra, '--', process.execPath, CLIENT, mode, prompt]);
+  // The client and its node_modules live in this checkout, which bubblewrap hides when it sits under
+  // /tmp or a home directory (as a CI clone may): make it visible, read-only.
+  const run = await cli(['sandbox', 'run', name, '--ro-bind', REPO_ROOT, ...extra, '--', process.execPath, CLIENT, mode, prompt]);
   const out = lastJsonLine<ClientOut>(run.stdout);
   if (out === undefined) throw new Error(`the sandbox client printed no report (exit ${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
   watch.text(`child env dump (${name}, ${prompt})`, JSON.stringify(out.env));
