@@ -263,6 +263,41 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
     };
   }
 
+  /**
+   * Tells the gateway the upstream refused `fingerprint` on route `name` and adopts the bundle it
+   * answers with: a fresh route to retry with, a refusal naming the fix (`reauth_required`), or
+   * undefined when nothing new came back.
+   */
+  async function reportRejected(name: string, fingerprint: string): Promise<BundleRoute | CredentialRefused | undefined> {
+    let result: string | undefined;
+    let fix: string | undefined;
+    try {
+      const body = await call('POST', `/v1/sandbox/routes/${encodeURIComponent(name)}/credential-rejected`, {
+        body: { fingerprint },
+        timeoutMs: 30_000,
+        onHeaders: (h) => {
+          result = headerText(h['openshell-refresh-result']);
+          fix = headerText(h['openshell-refresh-message']);
+        },
+      });
+      adopt(parseBundle(body));
+    } catch (err) {
+      log.warn('reporting a rejected credential to the gateway failed', { route: name, error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    const route = current?.routes.find((r) => r.name === name);
+    if (result === 'reauth_required' && (route === undefined || route.credential.fingerprint === fingerprint)) {
+      const provider = route?.providerName ?? lastSeen.get(name)?.providerName ?? name;
+      const message = reauthMessage(provider, route?.providerType ?? lastSeen.get(name)?.providerType, fix);
+      needsReauth.set(name, { fingerprint, provider, fix: message });
+      log.warn('the gateway says the credential needs re-authorization; refusing requests until it changes', { route: name, provider });
+      return { refuse: { message } };
+    }
+    if (route === undefined || route.credential.fingerprint === fingerprint || isExpired(route, now(), skew)) return undefined;
+    log.info('credential rotated after an upstream 401', { route: name });
+    return route;
+  }
+
   return {
     async start() {
       const deadline = now() + (options.startTimeoutMs ?? 120_000);
@@ -340,38 +375,11 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
     },
 
     credentialRejected(name, fingerprint) {
+      // One report per route and credential at a time: concurrent 401s share its answer.
       const key = `${name}\u0000${fingerprint}`;
       let pending = rejecting.get(key);
       if (pending === undefined) {
-        pending = (async (): Promise<BundleRoute | CredentialRefused | undefined> => {
-          let result: string | undefined;
-          let fix: string | undefined;
-          try {
-            const body = await call('POST', `/v1/sandbox/routes/${encodeURIComponent(name)}/credential-rejected`, {
-              body: { fingerprint },
-              timeoutMs: 30_000,
-              onHeaders: (h) => {
-                result = headerText(h['openshell-refresh-result']);
-                fix = headerText(h['openshell-refresh-message']);
-              },
-            });
-            adopt(parseBundle(body));
-          } catch (err) {
-            log.warn('reporting a rejected credential to the gateway failed', { route: name, error: err instanceof Error ? err.message : String(err) });
-            return undefined;
-          }
-          const route = current?.routes.find((r) => r.name === name);
-          if (result === 'reauth_required' && (route === undefined || route.credential.fingerprint === fingerprint)) {
-            const provider = route?.providerName ?? lastSeen.get(name)?.providerName ?? name;
-            const message = reauthMessage(provider, route?.providerType ?? lastSeen.get(name)?.providerType, fix);
-            needsReauth.set(name, { fingerprint, provider, fix: message });
-            log.warn('the gateway says the credential needs re-authorization; refusing requests until it changes', { route: name, provider });
-            return { refuse: { message } };
-          }
-          if (route === undefined || route.credential.fingerprint === fingerprint || isExpired(route, now(), skew)) return undefined;
-          log.info('credential rotated after an upstream 401', { route: name });
-          return route;
-        })().finally(() => rejecting.delete(key));
+        pending = reportRejected(name, fingerprint).finally(() => rejecting.delete(key));
         rejecting.set(key, pending);
       }
       return pending;
