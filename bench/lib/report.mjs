@@ -91,7 +91,7 @@ export function renderMarkdown(results) {
     lines.push('| Path | Conns | Target | req/s | p50 ms | p99 ms | CPU µs/req | ×nginx req/s | ×fastify req/s | ×nginx p99 | errors |', '|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of overhead.table) {
       lines.push(
-        `| ${r.kind} | ${r.connections} | ${r.target} | ${f(r.rps.median, 0)} ${pct(r.rps)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${f(r.cpuUsPerReq.median, 0)} | ${f(r.vsNginxRps.median, 2)} | ${f(r.vsFastifyRps.median, 2)} | ${f(r.vsNginxP99.median, 2)} | ${r.errors} |`,
+        `| ${r.kind} | ${r.connections} | ${r.target} | ${f(r.rps.median, 0)} ${pct(r.rps)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${f(r.cpuUsPerReq.median, 0)} | ${f(r.vsNginxRps.median, 2)} | ${f(r.vsFastifyRps.median, 2)} | ${f(r.vsNginxP99.median, 2)} | ${r.errors}${r.timeouts ? ` (+${r.timeouts} timeouts > 10 s)` : ''} |`,
       );
     }
     lines.push('', `Upstream checks: plain ${JSON.stringify(overhead.upstream.plain)}, tls ${JSON.stringify(overhead.upstream.tls)} (badAuth/badBeta = requests without the injected bearer / merged beta).`, '');

@@ -92,7 +92,7 @@ async function measure(kind, t, connections, seconds) {
     });
   }
   const requests = Math.max(1, Math.round(r.rps * seconds));
-  return { rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerReq: ((cpuMsOf(t.pid) - cpu0) * 1000) / requests };
+  return { rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, timeouts: r.timeouts ?? 0, cpuUsPerReq: ((cpuMsOf(t.pid) - cpu0) * 1000) / requests };
 }
 
 const summarize = (values) => ({ median: median(values), spread: spread(values), values });
@@ -138,6 +138,7 @@ export async function runOverhead({ dir, rounds, seconds, log }) {
             p99Ms: summarize(mine.map((m) => m.p99Ms)),
             cpuUsPerReq: summarize(mine.map((m) => m.cpuUsPerReq)),
             errors: mine.reduce((a, m) => a + m.errors, 0),
+            timeouts: mine.reduce((a, m) => a + m.timeouts, 0),
             vsNginxRps: summarize(perRound('nginx', (m, o) => m.rps / o.rps)),
             vsFastifyRps: summarize(perRound('fastify', (m, o) => m.rps / o.rps)),
             vsNginxP99: summarize(perRound('nginx', (m, o) => m.p99Ms / o.p99Ms)),
