@@ -335,6 +335,7 @@ function addSandboxCommands(program: Command): void {
     .addOption(new Option('--isolation <mode>', 'isolation of the child').choices(['auto', 'none', 'bwrap']).default('auto'))
     .option('--token-ttl <seconds>', 'lifetime of the sandbox token handed to the supervisor', '43200')
     .option('--bind <dir>', 'also make DIR visible read-write inside the sandbox, e.g. a project checkout (repeatable)', collect)
+    .addOption(new Option('--log-level <level>', "the supervisor's log level on stderr (debug shows every model call)").choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .option('--ro-bind <dir>', 'also make DIR visible read-only inside the sandbox (repeatable); with bwrap, /tmp, /run and your home are hidden otherwise', collect)
     .addHelpText(
       'after',

@@ -84,7 +84,8 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       error: result.error?.code,
     };
     if (result.error !== undefined && result.error.code !== 'client_disconnected') log.warn('inference request failed', fields);
-    else log.info('inference request', fields);
+    // One line per model call would scribble over an agent's terminal UI: debug, not info.
+    else log.debug('inference request', fields);
   };
 
   return { handle, close: () => forwarder.close() };

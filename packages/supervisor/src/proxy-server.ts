@@ -224,7 +224,7 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
     upstream.once('connect', () => {
       established = true;
       upstream.setTimeout(0);
-      log.info('egress tunnel opened', { destination: formatDestination(dest) });
+      log.debug('egress tunnel opened', { destination: formatDestination(dest) });
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       client.pipe(upstream);

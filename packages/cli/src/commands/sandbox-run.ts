@@ -14,6 +14,7 @@ interface RunOptions {
   tokenTtl: string;
   bind?: string[];
   roBind?: string[];
+  logLevel: string;
 }
 
 const SUPERVISOR_HINT = 'Check that @openshell/supervisor is installed with the CLI (npm ls @openshell/supervisor).';
@@ -74,7 +75,7 @@ export async function sandboxRun(ctx: RunContext, opts: Record<string, unknown>,
 
 function runSupervisor(gatewayUrl: string, caCertFile: string | undefined, sandbox: string, token: string, o: RunOptions, command: string[]): Promise<number> {
   const argv = [supervisorBinPath(), '--gateway', gatewayUrl, '--sandbox', sandbox, '--token-fd', '3'];
-  argv.push('--isolation', o.isolation);
+  argv.push('--isolation', o.isolation, '--log-level', o.logLevel);
   for (const dir of o.bind ?? []) argv.push('--bind', resolve(dir));
   for (const dir of o.roBind ?? []) argv.push('--ro-bind', resolve(dir));
   if (caCertFile) argv.push('--gateway-ca', caCertFile);
