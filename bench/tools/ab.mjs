@@ -1,5 +1,6 @@
 // A/B of the supervisor proxy: the built one (A) against a modified copy (B, OPENSHELL_BENCH_SUPERVISOR_B
 // = path to its dist/index.js, see exp-copy.sh), same gateway and upstream, rounds interleaved.
+// AB_LOG_A / AB_LOG_B set log levels, AB_EXECARGV_B node flags of B (e.g. "--max-semi-space-size=32").
 // Prints req/s and CPU µs per request of each. Usage: node bench/tools/ab.mjs [rounds] [seconds] [connections]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,8 @@ const gw = await startGateway({ dir });
 const [sb] = await setupRoute(gw, { upstreamUrl: up.url, credential: token });
 const variants = {
   A: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_A }),
-  B: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_B, env: { ...process.env, ...(process.env.OPENSHELL_BENCH_SUPERVISOR_B ? { OPENSHELL_BENCH_SUPERVISOR: process.env.OPENSHELL_BENCH_SUPERVISOR_B } : {}) } }),
+  B: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_B,
+    ...(process.env.AB_EXECARGV_B ? { execArgv: process.env.AB_EXECARGV_B.split(' ') } : {}), env: { ...process.env, ...(process.env.OPENSHELL_BENCH_SUPERVISOR_B ? { OPENSHELL_BENCH_SUPERVISOR: process.env.OPENSHELL_BENCH_SUPERVISOR_B } : {}) } }),
 };
 const res = { A: { rps: [], cpu: [] }, B: { rps: [], cpu: [] } };
 for (let r = 0; r < rounds; r++) {
