@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUILTIN_PROVIDER_PROFILES, invalidProfileError, type ProfileProblem, type ProviderProfile } from '@openshell/core';
-import { validateProviderProfileYamlFiles, type YamlProfileFile } from '@openshell/core/yaml';
+import type { YamlProfileFile } from '@openshell/core/yaml';
 import { type Catalogue, makeCatalogue } from './catalogue.js';
 
 /** Built-in provider profiles: core's catalogue, compiled from `providers/*.yaml`. */
@@ -33,6 +33,8 @@ export async function loadProfilesDir(dir: string): Promise<{ profile: ProviderP
       problems.push({ source, path: '(root)', segments: [], message: `cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
     }
   }
+  // The YAML parser is loaded only when an admin profiles directory is given (start-up time).
+  const { validateProviderProfileYamlFiles } = await import('@openshell/core/yaml');
   const result = validateProviderProfileYamlFiles(files);
   const all = [...problems, ...result.problems];
   if (all.length > 0) throw invalidProfileError(all);

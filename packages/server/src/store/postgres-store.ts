@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { createSealer } from '../crypto/seal.js';
 import { classifyDriverError, toStoreError } from './classify-error.js';
 import { StoreError } from './errors.js';
@@ -16,6 +16,15 @@ const RECONNECT_MAX_MS = 5000;
 const CONNECT_TIMEOUT_MS = 10_000; // an unreachable server or an exhausted pool fails instead of hanging
 const HEARTBEAT_MS = 15_000; // a silently dead LISTEN connection (half-open TCP) is noticed this fast
 const HEARTBEAT_TIMEOUT_MS = 5_000;
+
+type PgLibrary = typeof pg;
+let pgLibrary: PgLibrary | undefined;
+
+/** Loads `pg` on first use, so a gateway on SQLite never pays for it at start-up. */
+async function loadPg(): Promise<PgLibrary> {
+  pgLibrary ??= (await import('pg')).default;
+  return pgLibrary;
+}
 
 /** The schema holding the gateway's tables unless told otherwise (kept apart from `public`). */
 export const DEFAULT_POSTGRES_SCHEMA = 'openshell';
@@ -39,7 +48,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw new StoreError('unavailable', `invalid Postgres schema name "${schema}": use letters, digits and underscores`);
   }
   const sealer = createSealer(options.kek);
-  const pool = new pg.Pool({
+  const lib = await loadPg();
+  const pool = new lib.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
     application_name: 'openshell-gateway',
@@ -48,7 +58,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   // An idle client's error (server restart) must not crash the gateway; the next query reports it.
   pool.on('error', () => undefined);
-  const driver = createPostgresDriver(pool, options.url, schema);
+  const driver = createPostgresDriver(lib, pool, options.url, schema);
   try {
     await migratePostgres(pool, schema, POSTGRES_MIGRATIONS);
     const store = new SqlStore(driver, sealer, options.clock ?? Date.now);
@@ -106,7 +116,7 @@ async function inTransaction<T>(pool: pg.Pool, schema: string, fn: (q: SqlExecut
   }
 }
 
-function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDriver {
+function createPostgresDriver(lib: PgLibrary, pool: pg.Pool, url: string, schema: string): SqlDriver {
   const instance = randomUUID();
   const channel = changeChannel(schema);
   const poolExec = executor(pool, schema);
@@ -117,7 +127,7 @@ function createPostgresDriver(pool: pg.Pool, url: string, schema: string): SqlDr
 
   async function startListening(deliver: (changes: readonly StoreChange[]) => void, attempt: number): Promise<void> {
     if (closed) return;
-    const client = new pg.Client({
+    const client = new lib.Client({
       connectionString: url,
       application_name: 'openshell-gateway-listen',
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
