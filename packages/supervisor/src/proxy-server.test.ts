@@ -175,6 +175,16 @@ describe('proxy server', () => {
     expect([...text.matchAll(/HTTP\/1.1 (\d{3})/g)].map((m) => m[1])).toEqual(['200', '407']);
   });
 
+  it('a kept-alive connection that switches to another secret after a good request is refused', async () => {
+    const wrong = `Basic ${Buffer.from(`sandbox:${'0'.repeat(auth.revealNonce().length)}`).toString('base64')}`;
+    const { text } = await rawExchange('127.0.0.1', port, [
+      `GET http://inference.local/v1/models HTTP/1.1\r\nHost: inference.local\r\nProxy-Authorization: ${basic()}\r\n\r\n`,
+      `GET http://inference.local/v1/models HTTP/1.1\r\nHost: inference.local\r\nProxy-Authorization: ${basic()}\r\n\r\n`,
+      `GET http://inference.local/v1/models HTTP/1.1\r\nHost: inference.local\r\nProxy-Authorization: ${wrong}\r\n\r\n`,
+    ]);
+    expect([...text.matchAll(/HTTP\/1.1 (\d{3})/g)].map((m) => m[1])).toEqual(['200', '200', '407']);
+  });
+
   it('a CONNECT after a good request on the same connection is still checked', async () => {
     const { text } = await rawExchange('127.0.0.1', port, [
       `GET http://inference.local/v1/models HTTP/1.1\r\nHost: inference.local\r\nProxy-Authorization: ${basic()}\r\n\r\n`,

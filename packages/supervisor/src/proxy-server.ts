@@ -153,7 +153,19 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
   inferenceHttps.on('tlsClientError', (err) => log.debug('TLS handshake with a sandbox client failed', { error: err.message }));
   const inferenceHttp = configure(http.createServer(serveInferenceOnly('http')));
 
-  const authorized = (req: IncomingMessage) => relayed.has(req.socket) || auth.check(req.headers['proxy-authorization']);
+  /**
+   * The Proxy-Authorization value last verified on each kept-alive socket: the same value on a later
+   * request of that socket skips the hashing; any other value (or none) is checked again.
+   */
+  const verified = new WeakMap<object, string>();
+  const authorized = (req: IncomingMessage) => {
+    if (relayed.has(req.socket)) return true;
+    const header = req.headers['proxy-authorization'];
+    if (typeof header === 'string' && verified.get(req.socket) === header) return true;
+    if (!auth.check(header)) return false;
+    if (typeof header === 'string') verified.set(req.socket, header);
+    return true;
+  };
 
   const proxyHttp = configure(http.createServer((req, res) => {
     if (!authorized(req)) {
