@@ -8,11 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Secret } from '@openshell/core';
 import { createGateway, type Gateway } from '@openshell/server';
 import { runSupervisor, type SupervisorOptions } from '@openshell/supervisor';
 import { canaryScan, createFakeAnthropic, type FakeAnthropic, headerValues } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dir: string;
 let gw: Gateway;
@@ -46,6 +49,8 @@ function supervise(command: readonly string[], extra: Partial<SupervisorOptions>
     logLevel: 'debug',
     logStream: { write: (s: string) => supervisorLogs.push(s) },
     waitSeconds: 5,
+    // The child scripts import the SDK from this checkout, which bwrap hides when it sits under /tmp.
+    readOnly: [REPO_ROOT],
     ...extra,
   });
 }

@@ -22,7 +22,7 @@ describe('special files in place of .credentials.json', () => {
     await symlink('/dev/zero', join(dir, '.credentials.json'));
     // readClaudeLogin in a child with a capped heap: today it dies with "JavaScript heap out of memory" (exit 134).
     const script = `import('./src/claude-login.ts').then((m) => m.readClaudeLogin({ env: { HOME: '/nonexistent', CLAUDE_CONFIG_DIR: ${JSON.stringify(dir)} }, keychain: { getPassword: async () => null } })).then(() => process.exit(3), (e) => { console.log(e.code, e.message); process.exit(1); })`;
-    const r = spawnSync(join(CLI_PACKAGE_DIR, '..', '..', 'node_modules', '.bin', 'tsx'), ['--conditions=source', '-e', script], {
+    const r = spawnSync(join(CLI_PACKAGE_DIR, 'node_modules', '.bin', 'tsx'), ['--conditions=source', '-e', script], {
       cwd: CLI_PACKAGE_DIR,
       env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=256' },
       timeout: 20_000,
