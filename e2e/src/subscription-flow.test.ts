@@ -258,13 +258,18 @@ describe('a Claude subscription through the real openshell CLI', { timeout: 420_
     await expectNoLeak();
   });
 
-  it('4c. real Claude Code `claude -p` in its default OAuth-placeholder mode', async (ctx) => {
+  /** Claude Code installed into the sandbox's HOME, or the test skipped with the reason it is unavailable. */
+  async function claudeInSandboxOrSkip(ctx: { skip: () => void }, sandbox: string): Promise<string> {
     if (claudeBin === undefined) {
       console.warn(`[e2e] skipped: Claude Code unavailable (${claudeUnavailable})`);
       ctx.skip();
-      return;
+      throw new Error('unreachable: ctx.skip() ends the test');
     }
-    const claude = await installClaudeIntoSandboxHome(claudeBin, join(machine.workspace('dev'), 'home'));
+    return installClaudeIntoSandboxHome(claudeBin, join(machine.workspace(sandbox), 'home'));
+  }
+
+  it('4c. real Claude Code `claude -p` in its default OAuth-placeholder mode', async (ctx) => {
+    const claude = await claudeInSandboxOrSkip(ctx, 'dev');
     const before = api.requests.length;
     const run = await cli(['sandbox', 'run', 'dev', '--', claude, '-p', 'Say hello'], { timeoutMs: 170_000 });
     expect(run.code, run.stderr).toBe(0);
@@ -276,12 +281,7 @@ describe('a Claude subscription through the real openshell CLI', { timeout: 420_
   });
 
   it('4d. real Claude Code in API-key mode (ANTHROPIC_API_KEY=unused): x-api-key stripped, bearer and oauth beta added', async (ctx) => {
-    if (claudeBin === undefined) {
-      console.warn(`[e2e] skipped: Claude Code unavailable (${claudeUnavailable})`);
-      ctx.skip();
-      return;
-    }
-    const claude = await installClaudeIntoSandboxHome(claudeBin, join(machine.workspace('dev'), 'home'));
+    const claude = await claudeInSandboxOrSkip(ctx, 'dev');
     const before = api.requests.length;
     const run = await cli(['sandbox', 'run', 'dev', '--', 'env', '-u', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_API_KEY=unused', claude, '-p', 'Say hello in API-key mode'], {
       timeoutMs: 170_000,
