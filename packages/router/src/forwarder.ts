@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { BundleRoute, Protocol } from '@openshell/core';
 import { type Dispatcher, Pool } from 'undici';
 import { type CompiledRoute, compileRoute } from './compiled-route.js';
@@ -101,10 +101,43 @@ export interface ProbeResponse {
   readonly body: Buffer;
 }
 
+/**
+ * Where the forwarder writes its answer: the part of `http.ServerResponse` it uses, so a caller with
+ * its own HTTP/1.1 writer (the supervisor's lean relay) can pass that instead.
+ */
+export interface ResponseSink {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  writeHead(statusCode: number, headers: string[]): unknown;
+  writeHead(statusCode: number, statusText: string, headers: string[]): unknown;
+  /** Sends the status line and headers now (event streams). */
+  flushHeaders(): void;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer | string): unknown;
+  destroy(): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
+/** A client request whose body the caller has already read whole (see {@link Forwarder.forwardBuffered}). */
+export interface BufferedRequest {
+  readonly method: string;
+  /** Origin-form or absolute-form request target. */
+  readonly target: string;
+  /** `[name, value, …]` exactly as received. */
+  readonly rawHeaders: readonly string[];
+  /** The whole body, or undefined for none; the caller enforces `maxRequestBodyBytes`. */
+  readonly body: Buffer | undefined;
+}
+
 /** Forwards client requests to a route's upstream over pooled keep-alive connections. */
 export interface Forwarder {
   /** Forwards one request and streams the answer to `res`; never rejects (errors are answered in the protocol's shape). */
-  forward(req: IncomingMessage, res: ServerResponse, route: BundleRoute, options?: ForwardOptions): Promise<ForwardResult>;
+  forward(req: IncomingMessage, res: ResponseSink, route: BundleRoute, options?: ForwardOptions): Promise<ForwardResult>;
+  /** {@link forward} for a request whose body is already in memory; never rejects. */
+  forwardBuffered(input: BufferedRequest, res: ResponseSink, route: BundleRoute, options?: Pick<ForwardOptions, 'protocol'>): Promise<ForwardResult>;
   /** Sends one request and buffers the answer (gateway verification probes); throws RouterError. */
   request(route: BundleRoute, input: ProbeRequest): Promise<ProbeResponse>;
   /** Closes every pooled connection. */
@@ -173,7 +206,7 @@ function isEventStream(contentType: string | string[] | undefined): boolean {
  * Answers a router error in the protocol's shape (with `x-openshell-error: <code>`) on a response that
  * has not started; returns the status sent, or 0 when the response had already started or closed.
  */
-export function sendRouterError(res: ServerResponse, shape: ErrorShape, error: RouterError, close = false): number {
+export function sendRouterError(res: ResponseSink, shape: ErrorShape, error: RouterError, close = false): number {
   if (res.headersSent || res.destroyed) return 0;
   const body = errorBody(shape, error);
   const headers: string[] = [
@@ -199,7 +232,7 @@ class ClientState {
     this.gone = true;
     this.exchange?.controller?.abort(clientGoneError());
   };
-  constructor(readonly res: ServerResponse) {}
+  constructor(readonly res: ResponseSink) {}
 }
 
 /** One upstream attempt: a undici dispatch handler that relays (or holds) the response. */
@@ -453,10 +486,46 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     });
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, route: BundleRoute, options: ForwardOptions = {}): Promise<ForwardResult> {
+  /** Reads (or hands over) the request body once the target has been checked; an error is answered with `connection: close`. */
+  type BodySource = () => Promise<{ body: Buffer | undefined } | { error: RouterError }>;
+
+  function forward(req: IncomingMessage, res: ResponseSink, route: BundleRoute, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const readClientBody: BodySource = async () => {
+      // Body: bounded, held whole (model pinning and a possible retry need it).
+      const framing = bodyFraming(req.rawHeaders);
+      if (framing.length !== undefined && framing.length > maxBody) {
+        return { error: new RouterError('request_body_too_large', `the request body (${framing.length} bytes) exceeds ${maxBody} bytes, the router's bound`) };
+      }
+      if (!framing.chunked && (framing.length === undefined || framing.length === 0)) return { body: undefined };
+      if (req.readableEnded || req.destroyed) {
+        return { error: new RouterError('request_body_incomplete', 'the request body was already consumed or the request destroyed before forwarding') };
+      }
+      try {
+        return { body: await readBody(req, maxBody) };
+      } catch (err) {
+        return { error: toRouterError(err, route) };
+      }
+    };
+    return run(req.method ?? 'GET', options.target ?? req.url ?? '/', req.rawHeaders, readClientBody, res, route, options.protocol);
+  }
+
+  function forwardBuffered(input: BufferedRequest, res: ResponseSink, route: BundleRoute, options: Pick<ForwardOptions, 'protocol'> = {}): Promise<ForwardResult> {
+    const given: BodySource = () => Promise.resolve({ body: input.body !== undefined && input.body.length > 0 ? input.body : undefined });
+    return run(input.method, input.target, input.rawHeaders, given, res, route, options.protocol);
+  }
+
+  async function run(
+    method: string,
+    target: string,
+    rawHeaders: readonly string[],
+    readClientBody: BodySource,
+    res: ResponseSink,
+    route: BundleRoute,
+    protocolHint: Protocol | undefined,
+  ): Promise<ForwardResult> {
     const client = new ClientState(res);
     res.once('close', client.onClose);
-    let shape = errorShapeFor(options.protocol, route);
+    let shape = errorShapeFor(protocolHint, route);
     let attempts = 0;
     let current = route;
     const fail = (error: RouterError, close = false): ForwardResult => ({
@@ -467,29 +536,14 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     });
     try {
       const compiled = compileRoute(route);
-      const method = req.method ?? 'GET';
-      const target = options.target ?? req.url ?? '/';
-      const checked = checkTarget(compiled, method, target, options.protocol);
+      const checked = checkTarget(compiled, method, target, protocolHint);
       const protocol = checked.protocol;
       shape = errorShapeFor(protocol, route);
 
-      // Body: bounded, held whole (model pinning and a possible retry need it).
-      const framing = bodyFraming(req.rawHeaders);
-      let body: Buffer | undefined;
-      if (framing.length !== undefined && framing.length > maxBody) {
-        return fail(new RouterError('request_body_too_large', `the request body (${framing.length} bytes) exceeds ${maxBody} bytes, the router's bound`), true);
-      }
-      if (framing.chunked || (framing.length !== undefined && framing.length !== 0)) {
-        if (req.readableEnded || req.destroyed) {
-          return fail(new RouterError('request_body_incomplete', 'the request body was already consumed or the request destroyed before forwarding'), true);
-        }
-        try {
-          body = await readBody(req, maxBody);
-        } catch (err) {
-          return fail(toRouterError(err, route), true);
-        }
-      }
-      const input: ClientRequest = { method, target, rawHeaders: req.rawHeaders, body, protocol };
+      const read = await readClientBody();
+      if ('error' in read) return fail(read.error, true);
+      const body = read.body;
+      const input: ClientRequest = { method, target, rawHeaders, body, protocol };
 
       current = await freshRoute(route);
       let currentCompiled = current === route ? compiled : compileRoute(current);
@@ -572,5 +626,5 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
     await Promise.all(all.map((p) => p.close()));
   }
 
-  return { forward, request, close };
+  return { forward, forwardBuffered, request, close };
 }
