@@ -6,7 +6,7 @@
 // Options: --rounds N, --seconds S, --only a,b (overhead,streaming,scale,propagation,stampede,startup),
 // --no-build, --out DIR, --profile DIR (gateway and supervisor processes write .cpuprofile files there).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,7 @@ results.failures.push(...checkResults(results));
 
 if (!smoke) {
   const out = args.out ?? here;
+  mkdirSync(out, { recursive: true });
   // The hand-written findings (bench/analysis.md) close the report.
   if (existsSync(join(here, 'analysis.md'))) results.analysis = readFileSync(join(here, 'analysis.md'), 'utf8');
   writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
