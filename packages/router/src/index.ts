@@ -9,3 +9,4 @@ export * from './upstream-request.js';
 export * from './compiled-route.js';
 export * from './error-response.js';
 export * from './forwarder.js';
+export * from './h1-pool.js';
