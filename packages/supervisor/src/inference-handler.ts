@@ -1,11 +1,12 @@
-import type { ServerResponse } from 'node:http';
-import { detectProtocol } from '@openshell/core';
+import { type BundleRoute, detectProtocol } from '@openshell/core';
 import {
   createForwarder,
   type ErrorShape,
   errorShapeFor,
   type Forwarder,
   type ForwarderSettings,
+  type ForwardResult,
+  type ResponseSink,
   RouterError,
   sendRouterError,
   shapedErrorBody,
@@ -13,11 +14,14 @@ import {
 import type { BundleSync } from './bundle-sync.js';
 import { INFERENCE_HOST } from './egress-policy.js';
 import type { Logger } from './logger.js';
-import type { InferenceRequestHandler } from './proxy-server.js';
+import type { LeanRequest, LeanResponse } from './lean-relay.js';
+import type { InferenceRequestContext, InferenceRequestHandler } from './proxy-server.js';
 
 /** The inference side of the proxy: the router's forwarder fed with the current route snapshot. */
 export interface InferenceService {
   readonly handle: InferenceRequestHandler;
+  /** The same for a request read by the proxy's lean front (body already in memory). */
+  readonly handleLean: (req: LeanRequest, res: LeanResponse, ctx: InferenceRequestContext) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,14 +35,27 @@ export interface InferenceServiceOptions {
   readonly forwarder?: Omit<ForwarderSettings, 'onCredentialRejected' | 'onCredentialExpired'>;
 }
 
+function fields(method: string, path: string, ctx: InferenceRequestContext, result: ForwardResult, started: number) {
+  return {
+    method,
+    path,
+    scheme: ctx.scheme,
+    status: result.status,
+    attempts: result.attempts,
+    provider: result.route.providerName,
+    ms: Date.now() - started,
+    error: result.error?.code,
+  };
+}
+
 /** Answers a supervisor-level refusal (no usable route) in the protocol's shape, like the router's own errors. */
-function sendShaped(res: ServerResponse, shape: ErrorShape, status: number, code: string, message: string): void {
+function sendShaped(res: ResponseSink, shape: ErrorShape, status: number, code: string, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = shapedErrorBody(shape, status, code, message);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-openshell-error': code });
+  res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'x-openshell-error', code]);
   res.end(body);
 }
 
@@ -60,10 +77,17 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     },
   });
 
-  const handle: InferenceRequestHandler = async (req, res, ctx) => {
+  /** Shared by both fronts: route snapshot, refusal in the protocol's shape, forwarding, one log line. */
+  const serve = async (
+    method: string,
+    path: string,
+    res: ResponseSink,
+    ctx: InferenceRequestContext,
+    send: (route: BundleRoute) => Promise<ForwardResult>,
+  ): Promise<void> => {
     const started = Date.now();
-    const method = req.method ?? 'GET';
-    const pathOnly = ctx.path.split('?')[0] ?? ctx.path;
+    const q = path.indexOf('?');
+    const pathOnly = q === -1 ? path : path.slice(0, q);
     const route = await sync.usableRoute(routeName);
     if ('unavailable' in route) {
       const shape = errorShapeFor(detectProtocol(method, pathOnly), undefined);
@@ -72,21 +96,22 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       else sendShaped(res, shape, 503, route.unavailable, route.message);
       return;
     }
-    const result = await forwarder.forward(req, res, route, { target: ctx.path });
-    const fields = {
-      method,
-      path: pathOnly,
-      scheme: ctx.scheme,
-      status: result.status,
-      attempts: result.attempts,
-      provider: result.route.providerName,
-      ms: Date.now() - started,
-      error: result.error?.code,
-    };
-    if (result.error !== undefined && result.error.code !== 'client_disconnected') log.warn('inference request failed', fields);
-    // One line per model call would scribble over an agent's terminal UI: debug, not info.
-    else log.debug('inference request', fields);
+    const result = await send(route);
+    if (result.error !== undefined && result.error.code !== 'client_disconnected') {
+      log.warn('inference request failed', fields(method, pathOnly, ctx, result, started));
+    } else {
+      // One line per model call would scribble over an agent's terminal UI: debug, not info.
+      log.debug('inference request', fields(method, pathOnly, ctx, result, started));
+    }
   };
 
-  return { handle, close: () => forwarder.close() };
+  const handle: InferenceRequestHandler = (req, res, ctx) => {
+    const method = req.method ?? 'GET';
+    return serve(method, ctx.path, res, ctx, (route) => forwarder.forward(req, res, route, { target: ctx.path }));
+  };
+
+  const handleLean = (req: LeanRequest, res: LeanResponse, ctx: InferenceRequestContext) =>
+    serve(req.method, req.path, res, ctx, (route) => forwarder.forwardBuffered({ method: req.method, target: req.path, rawHeaders: req.rawHeaders, body: req.body }, res, route));
+
+  return { handle, handleLean, close: () => forwarder.close() };
 }

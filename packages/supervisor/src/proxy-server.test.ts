@@ -11,6 +11,13 @@ import { createLogger } from './logger.js';
 import { createProxyAuth } from './proxy-auth.js';
 import { createProxyServer, type ProxyServer, RELAY_PREAMBLE } from './proxy-server.js';
 import { createSandboxCa } from './sandbox-ca.js';
+import type { LeanRequest, LeanResponse } from './lean-relay.js';
+
+// Every case runs twice: with node:http alone, and with the lean front in front of it (the supervisor's
+// configuration), which must hand every odd request to node:http and so give the same answers.
+describe.each(['node:http', 'lean'] as const)('%s front', (front) => {
+  /** The lean test handler marks its answers, so these cases prove which front served them. */
+  const servedBy = front === 'lean' ? { front: 'lean' } : {};
 
 const run = promisify(execFile);
 const PRELOAD = fileURLToPath(new URL('../preload/node-fetch-proxy.mjs', import.meta.url));
@@ -52,6 +59,16 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     },
+    ...(front === 'lean'
+      ? {
+          async handleInferenceLean(req: LeanRequest, res: LeanResponse, ctx: InferenceRequestContext) {
+            handled.push(`${req.method} ${ctx.path}`);
+            const body = JSON.stringify({ scheme: ctx.scheme, path: ctx.path, method: req.method, bytes: req.body?.length ?? 0, front: 'lean' });
+            res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))]);
+            res.end(body);
+          },
+        }
+      : {}),
   });
   ({ port } = await proxy.listenTcp());
   proxyUrl = auth.proxyUrl('127.0.0.1', port);
@@ -103,7 +120,7 @@ describe('proxy server', () => {
   it('terminates TLS for https://inference.local with a certificate curl verifies against the sandbox CA', async () => {
     const ok = await curl(['https://inference.local/v1/models?limit=2'], { HTTPS_PROXY: proxyUrl, CURL_CA_BUNDLE: caFile });
     expect(ok.status).toBe('200');
-    expect(JSON.parse(ok.body)).toEqual({ scheme: 'https', path: '/v1/models?limit=2', method: 'GET', bytes: 0 });
+    expect(JSON.parse(ok.body)).toEqual({ scheme: 'https', path: '/v1/models?limit=2', method: 'GET', bytes: 0, ...servedBy });
     const bad = await curl(['https://inference.local/v1/models'], { HTTPS_PROXY: proxyUrl, CURL_CA_BUNDLE: otherCaFile });
     expect(bad.code).toBe(60); // peer certificate cannot be authenticated with the given CA
   });
@@ -111,7 +128,7 @@ describe('proxy server', () => {
   it('serves http://inference.local absolute-URI requests', async () => {
     const res = await curl(['-X', 'POST', '--data-binary', 'hello', 'http://inference.local/v1/messages?beta=true'], { http_proxy: proxyUrl });
     expect(res.status).toBe('200');
-    expect(JSON.parse(res.body)).toEqual({ scheme: 'http', path: '/v1/messages?beta=true', method: 'POST', bytes: 5 });
+    expect(JSON.parse(res.body)).toEqual({ scheme: 'http', path: '/v1/messages?beta=true', method: 'POST', bytes: 5, ...servedBy });
   });
 
   it('refuses requests without the per-run secret (407), for CONNECT and plain HTTP', async () => {
@@ -265,4 +282,5 @@ describe('proxy server', () => {
     expect(closed).toBe(true);
     expect(handled).toEqual([]);
   });
+});
 });

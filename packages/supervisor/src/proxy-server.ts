@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { EgressRule } from '@openshell/core';
@@ -16,6 +17,8 @@ import {
   parseConnectTarget,
   parseHostHeader,
 } from './egress-policy.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES } from '@openshell/router';
+import { type LeanFrontOptions, type LeanRequest, type LeanResponse, serveLean } from './lean-relay.js';
 import type { Logger } from './logger.js';
 import type { ProxyAuth } from './proxy-auth.js';
 import type { SandboxCa } from './sandbox-ca.js';
@@ -38,6 +41,14 @@ export interface ProxyServerOptions {
   /** The current egress allow-list (read on every CONNECT, so bundle updates apply at once). */
   readonly egress: () => readonly EgressRule[];
   readonly handleInference: InferenceRequestHandler;
+  /**
+   * Serves inference requests read by the lean HTTP/1.1 front (see lean-relay.ts). When given, every
+   * connection starts on the lean front and moves to node:http at the first request outside its strict
+   * subset; when absent, node:http serves everything.
+   */
+  readonly handleInferenceLean?: (req: LeanRequest, res: LeanResponse, ctx: InferenceRequestContext) => Promise<void>;
+  /** Request bodies above this take the node:http path, which answers 413 (default: the router's bound). */
+  readonly maxRequestBodyBytes?: number;
   readonly log: Logger;
   /** Connect timeout for allowed egress tunnels; default 10 s. */
   readonly tunnelConnectTimeoutMs?: number;
@@ -58,6 +69,9 @@ export const RELAY_PREAMBLE = 'OPENSHELL-RELAY';
 const MAX_PREAMBLE_BYTES = 128;
 const PREAMBLE_TIMEOUT_MS = 5_000;
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/** node:http's default `requestTimeout` is 300 s and `headersTimeout` 60 s; the lean front uses the latter for head and body. */
+const LEAN_REQUEST_TIMEOUT_MS = 60_000;
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 function jsonBody(code: string, message: string, extra: Record<string, string> = {}): string {
   return JSON.stringify({ error: { code, message, ...extra } });
@@ -158,14 +172,14 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
    * request of that socket skips the hashing; any other value (or none) is checked again.
    */
   const verified = new WeakMap<object, string>();
-  const authorized = (req: IncomingMessage) => {
-    if (relayed.has(req.socket)) return true;
-    const header = req.headers['proxy-authorization'];
-    if (typeof header === 'string' && verified.get(req.socket) === header) return true;
+  const socketAuthorized = (socket: object, header: string | string[] | undefined) => {
+    if (relayed.has(socket)) return true;
+    if (typeof header === 'string' && verified.get(socket) === header) return true;
     if (!auth.check(header)) return false;
-    if (typeof header === 'string') verified.set(req.socket, header);
+    if (typeof header === 'string') verified.set(socket, header);
     return true;
   };
+  const authorized = (req: IncomingMessage) => socketAuthorized(req.socket, req.headers['proxy-authorization']);
 
   const proxyHttp = configure(http.createServer((req, res) => {
     if (!authorized(req)) {
@@ -211,7 +225,9 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) socket.unshift(head);
       // The inner servers terminate TLS (443) and serve inference.local only.
-      (dest.port === 443 ? inferenceHttps : inferenceHttp).emit('connection', socket);
+      if (lean === undefined) (dest.port === 443 ? inferenceHttps : inferenceHttp).emit('connection', socket);
+      else if (dest.port === 443) terminateTls(socket as Socket);
+      else serveLean(socket as Socket, lean.origin('http', inferenceHttp));
       return;
     }
     const decision = isInferenceHost(dest.host)
@@ -252,7 +268,59 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
     upstream.on('close', () => client.destroy());
   };
 
-  const tcpServers: net.Server[] = [proxyHttp];
+  /** The lean front's settings per connection kind; undefined when it is off. */
+  const handleLean = options.handleInferenceLean;
+  const leanBase = {
+    maxBodyBytes: options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeoutMs: LEAN_REQUEST_TIMEOUT_MS,
+  };
+  const lean =
+    handleLean === undefined
+      ? undefined
+      : {
+          proxy: (): LeanFrontOptions => ({
+            ...leanBase,
+            mode: 'proxy',
+            scheme: 'http',
+            authorize: socketAuthorized,
+            handle: (req, res) => handleLean(req, res, { scheme: 'http', path: req.path }),
+            fallback: (s) => proxyHttp.emit('connection', s),
+          }),
+          origin: (scheme: 'http' | 'https', fallbackServer: http.Server): LeanFrontOptions => ({
+            ...leanBase,
+            mode: 'origin',
+            scheme,
+            handle: (req, res) => handleLean(req, res, { scheme, path: req.path }),
+            fallback: (s) => fallbackServer.emit('connection', s),
+          }),
+        };
+  const leanProxy = lean?.proxy();
+  const leanOriginHttp = lean?.origin('http', inferenceHttp);
+  /** Takes over decrypted inference.local connections the lean front hands off (node:http over the TLS socket). */
+  const inferenceHttpsInner = configure(http.createServer(serveInferenceOnly('https')));
+  const leanOriginHttps = lean?.origin('https', inferenceHttpsInner);
+  /** Terminates the sandbox client's TLS to inference.local; the clear stream goes to the lean front. */
+  const leanTls = tls.createServer(
+    { cert: leaf.certChainPem, key: leaf.keyPem, ALPNProtocols: ['http/1.1'], handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+    (secure) => {
+      track(secure);
+      if (leanOriginHttps !== undefined) serveLean(secure, leanOriginHttps);
+    },
+  );
+  leanTls.on('tlsClientError', (err) => log.debug('TLS handshake with a sandbox client failed', { error: err.message }));
+  const terminateTls = (socket: Socket) => leanTls.emit('connection', socket);
+
+  /** The forward-proxy port: the lean front first (when on), node:http for everything it hands off. */
+  const proxyFront =
+    leanProxy === undefined
+      ? proxyHttp
+      : net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+          track(socket);
+          serveLean(socket, leanProxy);
+        });
+
+  const tcpServers: net.Server[] = [proxyFront];
   const unixServers: net.Server[] = [];
   let unixDir: string | undefined;
 
@@ -282,7 +350,9 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
       relayed.add(socket);
       socket.pause();
       if (rest.length > 0) socket.unshift(rest);
-      target.emit('connection', socket);
+      const front = target === proxyHttp ? leanProxy : leanOriginHttp;
+      if (front === undefined) target.emit('connection', socket);
+      else serveLean(socket, front);
       socket.resume();
     };
     socket.on('data', onData);
@@ -290,9 +360,9 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
 
   return {
     async listenTcp(host = '127.0.0.1', port = 0) {
-      proxyHttp.listen(port, host);
-      await once(proxyHttp, 'listening');
-      const addr = proxyHttp.address() as AddressInfo;
+      proxyFront.listen(port, host);
+      await once(proxyFront, 'listening');
+      const addr = proxyFront.address() as AddressInfo;
       return { host: addr.address, port: addr.port };
     },
     async listenUnix(dir) {

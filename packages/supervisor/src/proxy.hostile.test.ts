@@ -12,6 +12,11 @@ import { createLogger } from './logger.js';
 import { createProxyAuth, PROXY_USER } from './proxy-auth.js';
 import { createProxyServer, type ProxyServer, RELAY_PREAMBLE } from './proxy-server.js';
 import { createSandboxCa } from './sandbox-ca.js';
+import type { LeanRequest, LeanResponse } from './lean-relay.js';
+
+// Every case runs twice: with node:http alone, and with the lean front in front of it (the supervisor's
+// configuration), which must hand every odd request to node:http and so give the same answers.
+describe.each(['node:http', 'lean'] as const)('%s front', (front) => {
 
 let dir: string;
 let proxy: ProxyServer;
@@ -46,6 +51,14 @@ beforeAll(async () => {
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
     },
+    ...(front === 'lean'
+      ? {
+          async handleInferenceLean(req: LeanRequest, res: LeanResponse, ctx: InferenceRequestContext) {
+            handled.push(`${req.method} ${ctx.path}`);
+            res.writeHead(200, ['content-type', 'application/json', 'content-length', '2']).end('{}');
+          },
+        }
+      : {}),
   });
   ({ port } = await proxy.listenTcp());
   sockets = await proxy.listenUnix(join(dir, 'run'));
@@ -160,4 +173,5 @@ describe('hostile relay preambles on the Unix sockets (bwrap mode)', () => {
     const res = await exchange({ path: sockets.httpSocket }, `${RELAY_PREAMBLE} ${NONCE}\nGET /v1/models HTTP/1.1\r\nHost: inference.local\r\nConnection: close\r\n\r\n`);
     expect(res.text).toMatch(/^HTTP\/1\.1 200 /);
   });
+});
 });

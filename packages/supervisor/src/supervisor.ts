@@ -203,7 +203,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     cleanups.push(() => ws.cleanup());
     const inference = createInferenceService({ sync, log });
     cleanups.push(() => inference.close());
-    const proxy = await createProxyServer({ auth, ca, log, egress: () => sync.snapshot().egress, handleInference: inference.handle });
+    const proxy = await createProxyServer({
+      auth,
+      ca,
+      log,
+      egress: () => sync.snapshot().egress,
+      handleInference: inference.handle,
+      handleInferenceLean: inference.handleLean,
+    });
     cleanups.push(() => proxy.close());
 
     let proxyUrl: string;
