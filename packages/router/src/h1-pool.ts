@@ -240,36 +240,62 @@ function parseResponseHead(text: string): ResponseHead {
   return { minor, status, reason, raw, headers, contentLength, lastCoding, connectionClose, connectionKeepAlive, keepAliveHintMs };
 }
 
-/** A timer re-armed with `refresh()` while its delay stays the same (no new Timeout per request). */
-class Rearmable {
+/**
+ * A deadline "`ms` after the last activity" on one reusable Timeout. Activity only stamps the time
+ * (`touch`, no timer work per chunk); when the timer fires early relative to the stamp it re-arms for
+ * the rest. Checking the stamp also covers a Node quirk: a timer already picked to fire still fires
+ * when it is refreshed by a promise continuation that runs just before its callback.
+ */
+class Deadline {
   private timer: NodeJS.Timeout | undefined;
+  /** Delay of the current Timeout object (reused through `refresh()` while it stays the same). */
   private delay = 0;
-  constructor(private readonly fire: () => void) {}
-  /** Arms for `ms` from now; 0 (or less) disarms. */
+  /** The configured bound; 0 when disarmed. */
+  private ms = 0;
+  private since = 0;
+  private readonly onTimer = () => this.check();
+  constructor(private readonly expire: () => void) {}
+
+  /** Starts the bound from now; 0 (or less) disarms. */
   arm(ms: number): void {
     if (ms <= 0) {
       this.clear();
       return;
     }
-    const delay = Math.min(ms, MAX_TIMER_MS);
+    this.ms = Math.min(ms, MAX_TIMER_MS);
+    this.since = performance.now();
+    this.schedule(this.ms);
+  }
+
+  /** Activity: the bound counts from now. */
+  touch(): void {
+    this.since = performance.now();
+  }
+
+  clear(): void {
+    this.ms = 0;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private schedule(delay: number): void {
     if (this.timer !== undefined && this.delay === delay) {
       this.timer.refresh();
       return;
     }
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.delay = delay;
-    this.timer = setTimeout(this.fire, delay);
+    this.timer = setTimeout(this.onTimer, delay);
     this.timer.unref();
   }
-  /** Restarts the delay when armed. */
-  refresh(): void {
-    this.timer?.refresh();
-  }
-  clear(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+
+  private check(): void {
+    if (this.ms === 0) return;
+    const left = Math.ceil(this.since + this.ms - performance.now());
+    if (left > 0) this.schedule(left);
+    else this.expire();
   }
 }
 
@@ -339,9 +365,9 @@ class H1Conn {
   private pendingLen = 0;
 
   private readonly connectTimer: NodeJS.Timeout | undefined;
-  private readonly headersTimer = new Rearmable(() => this.onHeadersTimeout());
-  private readonly bodyTimer = new Rearmable(() => this.onBodyTimeout());
-  private readonly idleTimer = new Rearmable(() => this.onIdleTimeout());
+  private readonly headersTimer = new Deadline(() => this.onHeadersTimeout());
+  private readonly bodyTimer = new Deadline(() => this.onBodyTimeout());
+  private readonly idleTimer = new Deadline(() => this.onIdleTimeout());
 
   constructor(private readonly pool: H1Pool) {
     this.idleMs = pool.keepAliveMs;
@@ -427,7 +453,8 @@ class H1Conn {
   resumeReading(): void {
     if (this.state !== C_BUSY) return;
     this.socket.resume();
-    this.bodyTimer.refresh();
+    const req = this.req;
+    if (req !== undefined && this.parse >= S_BODY_LENGTH) this.bodyTimer.arm(req.bodyTimeout);
   }
 
   /** Closes the socket and leaves the pool (idempotent). */
@@ -486,7 +513,7 @@ class H1Conn {
     const req = this.req;
     if (req === undefined || this.state !== C_BUSY || this.parse < S_BODY_LENGTH) return;
     if (req.paused) {
-      this.bodyTimer.refresh(); // the reader is slow, not the upstream
+      this.bodyTimer.arm(req.bodyTimeout); // the reader is slow, not the upstream
       return;
     }
     this.pool.fail(req, new H1Error('UND_ERR_BODY_TIMEOUT', `no response body data for ${req.bodyTimeout} ms`));
@@ -503,7 +530,7 @@ class H1Conn {
       return;
     }
     this.gotBytes = true;
-    if (this.parse >= S_BODY_LENGTH) this.bodyTimer.refresh();
+    if (this.parse >= S_BODY_LENGTH) this.bodyTimer.touch();
     try {
       this.execute(req, chunk);
     } catch (err) {
