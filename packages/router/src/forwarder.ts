@@ -242,7 +242,7 @@ class ClientState {
   constructor(readonly res: ResponseSink) {}
 }
 
-/** One upstream attempt: a undici dispatch handler that relays (or holds) the response. */
+/** One upstream attempt: a dispatch handler (undici Pool or H1 agent) that relays (or holds) the response. */
 class Exchange implements Dispatcher.DispatchHandler {
   controller: Dispatcher.DispatchController | undefined;
   private relaying = false;
