@@ -59,8 +59,13 @@ export const MAX_LEAN_HEAD_BYTES = 16 * 1024;
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
 const REQUEST_LINE = /^(GET|POST) ([\x21-\x7e]+) HTTP\/1\.1$/;
-/** `name: value` with a token name, no whitespace before the colon, visible ASCII/obs-text/SP/HTAB values. */
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*$/;
+/** Bytes allowed in a header name (RFC 9110 token). */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
+/** Bytes allowed in a header value: visible ASCII, obs-text, SP and HTAB (never CR, LF, NUL or other controls). */
+const VALUE_CHAR = new Uint8Array(256);
+for (let b = 0x20; b < 0x100; b++) VALUE_CHAR[b] = b === 0x7f ? 0 : 1;
+VALUE_CHAR[0x09] = 1;
 const DIGITS = /^[0-9]{1,15}$/;
 /**
  * Proxy mode only: an absolute-form target whose path WHATWG URL parsing (the node:http path's
@@ -93,8 +98,10 @@ export function parseLeanHead(buf: Buffer, options: Pick<LeanFrontOptions, 'mode
   const end = buf.indexOf(CRLF2);
   if (end === -1) return buf.length > MAX_LEAN_HEAD_BYTES ? { fallback: 'head too large' } : undefined;
   if (end + 4 > MAX_LEAN_HEAD_BYTES) return { fallback: 'head too large' };
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const m = REQUEST_LINE.exec(lines[0] as string);
+  const text = buf.toString('latin1', 0, end);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const m = REQUEST_LINE.exec(text.slice(0, lineEnd));
   if (m === null) return { fallback: 'request line' };
   const method = m[1] as string;
   const target = m[2] as string;
@@ -115,11 +122,26 @@ export function parseLeanHead(buf: Buffer, options: Pick<LeanFrontOptions, 'mode
   let proxyAuthorization: string | undefined;
   let proxyAuthorizations = 0;
   let close = false;
-  for (let i = 1; i < lines.length; i++) {
-    const h = HEADER_LINE.exec(lines[i] as string);
-    if (h === null) return { fallback: 'header line' };
-    const name = h[1] as string;
-    const value = h[2] as string;
+  while (lineEnd < text.length) {
+    // One header line: a token name, a colon, optional whitespace, a value of visible bytes with
+    // inner SP/HTAB, optional whitespace. Scanned with lookup tables (no regex, no split).
+    const start = lineEnd + 2;
+    lineEnd = text.indexOf('\r\n', start);
+    if (lineEnd === -1) lineEnd = text.length;
+    let i = start;
+    while (i < lineEnd && TOKEN_CHAR[text.charCodeAt(i)] === 1) i++;
+    if (i === start || i === lineEnd || text.charCodeAt(i) !== 0x3a) return { fallback: 'header line' };
+    const name = text.slice(start, i);
+    i++;
+    let c = text.charCodeAt(i);
+    while (i < lineEnd && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++i);
+    let valueEnd = lineEnd;
+    c = text.charCodeAt(valueEnd - 1);
+    while (valueEnd > i && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--valueEnd - 1);
+    for (let j = i; j < valueEnd; j++) {
+      if (VALUE_CHAR[text.charCodeAt(j)] !== 1) return { fallback: 'header line' };
+    }
+    const value = text.slice(i, valueEnd);
     // Names with framing or connection meaning are looked at by length first (cheap).
     switch (name.length) {
       case 4:
