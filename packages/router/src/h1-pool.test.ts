@@ -460,6 +460,17 @@ describe('keep-alive pool', () => {
     expect(upstream.connections).toBe(1);
   });
 
+  it('reuses the most recently released idle socket first (LIFO)', async () => {
+    const server = await startRaw(async (req, socket) => {
+      if (req.index === 0 && req.connection === 2) await pause(40); // connection 2 is released last
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+    });
+    const agent = agentFor(server.origin);
+    await Promise.all([call(agent), call(agent)]);
+    await call(agent);
+    expect(server.requests.map((r) => r.connection)).toEqual([1, 2, 2]);
+  });
+
   it('connection: close and HTTP/1.0 without keep-alive end the socket; HTTP/1.0 with keep-alive keeps it', async () => {
     const answers = [
       'HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 1\r\n\r\na',
