@@ -164,6 +164,8 @@ export function toRouterError(err: unknown, route: Pick<BundleRoute, 'name' | 't
   if (RouterError.isRouterError(err)) return err;
   const code = typeof err === 'object' && err !== null ? String((err as { code?: unknown }).code ?? '') : '';
   const name = route.name;
+  const tlsFailed = () =>
+    new RouterError('upstream_connect_failed', `TLS with the upstream of route '${name}' failed (${code}); check the provider's base URL and certificates`, { cause: err });
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new RouterError(
@@ -192,12 +194,42 @@ export function toRouterError(err: unknown, route: Pick<BundleRoute, 'name' | 't
       return new RouterError('upstream_connect_failed', `could not connect to the upstream of route '${name}' (${code}); check the provider's base URL and network reachability`, {
         cause: err,
       });
+    // Node's X.509 verification codes (https://nodejs.org/api/tls.html#x509-certificate-error-codes):
+    // OpenSSL's verify results, several of which name no CERT (an untrusted issuer is
+    // UNABLE_TO_VERIFY_LEAF_SIGNATURE). Listed whole so none of them reads as a mid-response failure.
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_CRL':
+    case 'UNABLE_TO_DECRYPT_CERT_SIGNATURE':
+    case 'UNABLE_TO_DECRYPT_CRL_SIGNATURE':
+    case 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY':
+    case 'CERT_SIGNATURE_FAILURE':
+    case 'CRL_SIGNATURE_FAILURE':
+    case 'CERT_NOT_YET_VALID':
+    case 'CERT_HAS_EXPIRED':
+    case 'CRL_NOT_YET_VALID':
+    case 'CRL_HAS_EXPIRED':
+    case 'ERROR_IN_CERT_NOT_BEFORE_FIELD':
+    case 'ERROR_IN_CERT_NOT_AFTER_FIELD':
+    case 'ERROR_IN_CRL_LAST_UPDATE_FIELD':
+    case 'ERROR_IN_CRL_NEXT_UPDATE_FIELD':
+    case 'OUT_OF_MEM':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'CERT_CHAIN_TOO_LONG':
+    case 'CERT_REVOKED':
+    case 'INVALID_CA':
+    case 'PATH_LENGTH_EXCEEDED':
+    case 'INVALID_PURPOSE':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_REJECTED':
+    case 'HOSTNAME_MISMATCH':
+      return tlsFailed();
     default:
-      if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL')) {
-        return new RouterError('upstream_connect_failed', `TLS with the upstream of route '${name}' failed (${code}); check the provider's base URL and certificates`, {
-          cause: err,
-        });
-      }
+      // Node's own TLS/OpenSSL errors (ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_WRONG_VERSION_NUMBER, …)
+      // and any further certificate code.
+      if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT')) return tlsFailed();
       return new RouterError('upstream_failed', `the connection to the upstream of route '${name}' failed before the response was complete${code ? ` (${code})` : ''}`, {
         cause: err,
       });
