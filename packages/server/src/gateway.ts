@@ -1,4 +1,4 @@
-import { createForwarder } from '@openshell/router';
+import type { Forwarder } from '@openshell/router';
 import { type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import { ensureAdminToken } from './admin-bootstrap.js';
@@ -26,7 +26,7 @@ import { registerSystemRoutes } from './routes/system.js';
 import { sandboxBundle } from './sandbox-resolution.js';
 import { SecretRegistry } from './secret-registry.js';
 import { openStore, type Store } from './store/index.js';
-import { createRouteProbe, type RouteProbe } from './verify-probe.js';
+import type { RouteProbe } from './verify-probe.js';
 
 /** Options of {@link createGateway} (coord.md: the gateway process contract). */
 export interface GatewayOptions {
@@ -144,8 +144,33 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     if (c.kind === 'admin' || c.name === '*') adminTokens.invalidate();
   });
   const metrics = new GatewayMetrics();
-  // The verification probe goes through the router, exactly like the boundary's requests.
-  const forwarder = createForwarder();
+  // The verification probe goes through the router, exactly like the boundary's requests. The router
+  // (and undici under it) is loaded and its forwarder created on the first probe, not at start-up:
+  // nothing else in the gateway uses it.
+  let forwarder: Forwarder | undefined;
+  let forwarderClosed = false;
+  let routeProbe: Promise<RouteProbe> | undefined;
+  const loadRouteProbe = async (): Promise<RouteProbe> => {
+    const [{ createForwarder }, { createRouteProbe }] = await Promise.all([import('@openshell/router'), import('./verify-probe.js')]);
+    // A probe racing close() must not open a pool that nothing would close.
+    if (forwarderClosed) throw new Error('the gateway is closing');
+    forwarder = createForwarder();
+    return createRouteProbe(forwarder);
+  };
+  const lazyProbe: RouteProbe = async (route) => {
+    if (routeProbe === undefined) {
+      routeProbe = loadRouteProbe();
+      // A failed load is not kept: the next probe tries again.
+      routeProbe.catch(() => {
+        routeProbe = undefined;
+      });
+    }
+    return (await routeProbe)(route);
+  };
+  const closeForwarder = async () => {
+    forwarderClosed = true;
+    await forwarder?.close();
+  };
   const ctx: GatewayContext = {
     store,
     catalogue,
@@ -155,7 +180,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     hub,
     metrics,
     adminTokens,
-    probe: options.probe ?? createRouteProbe(forwarder),
+    probe: options.probe ?? lazyProbe,
     configDir,
     name,
     maxWaitSeconds: options.maxWaitSeconds ?? 60,
@@ -248,7 +273,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     // Nothing is listening yet: release what was opened so a failed start leaks nothing.
     hub.close();
     unwatchAdmin();
-    await forwarder.close();
+    await closeForwarder();
     await store.close();
     throw err;
   }
@@ -257,7 +282,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     hub.close();
     unwatchAdmin();
     if (refreshEngine !== undefined) await refreshEngine.stop();
-    await forwarder.close();
+    await closeForwarder();
     await store.close();
   });
 
