@@ -55,6 +55,8 @@ export interface LeanFrontOptions {
 const CRLF2 = Buffer.from('\r\n\r\n');
 /** Same bound as node:http's default `maxHeaderSize`. */
 export const MAX_LEAN_HEAD_BYTES = 16 * 1024;
+/** Body chunks up to this size are copied into one buffer with the head and framing (one write, no writev). */
+const COPY_CHUNK_BELOW = 16 * 1024;
 /** Pipelined bytes buffered while a request is in flight before the socket is paused. */
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
@@ -286,6 +288,19 @@ export class LeanResponse implements ResponseSink {
     if (this.noBody || chunk.length === 0) {
       this.flushHeaders();
       return !socket.writableNeedDrain;
+    }
+    if (chunk.length <= COPY_CHUNK_BELOW) {
+      // Small chunks (most answers, every SSE event): head, framing and data in one buffer, one write.
+      const prefix = this.chunked ? `${this.head ?? ''}${chunk.length.toString(16)}\r\n` : (this.head ?? '');
+      this.head = undefined;
+      const out = Buffer.allocUnsafe(prefix.length + chunk.length + (this.chunked ? 2 : 0));
+      out.write(prefix, 0, 'latin1');
+      chunk.copy(out, prefix.length);
+      if (this.chunked) {
+        out[out.length - 2] = 0x0d;
+        out[out.length - 1] = 0x0a;
+      }
+      return socket.write(out);
     }
     socket.cork();
     if (this.head !== undefined) {
