@@ -1,6 +1,7 @@
 // A/B of the supervisor proxy: the built one (A) against a modified copy (B, OPENSHELL_BENCH_SUPERVISOR_B
 // = path to its dist/index.js, see exp-copy.sh), same gateway and upstream, rounds interleaved.
-// AB_LOG_A / AB_LOG_B set log levels, AB_EXECARGV_B node flags of B (e.g. "--max-semi-space-size=32").
+// AB_LOG_A / AB_LOG_B set log levels, AB_EXECARGV_B node flags of B (e.g. "--max-semi-space-size=32"),
+// AB_ENV_A / AB_ENV_B extra environment ("K=V K2=V2") of each.
 // Prints req/s and CPU µs per request of each. Usage: node bench/tools/ab.mjs [rounds] [seconds] [connections]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,10 +18,11 @@ const token = 'sk-ant-oat01-bench-ab';
 const up = await startService('upstream', { expectedToken: token });
 const gw = await startGateway({ dir });
 const [sb] = await setupRoute(gw, { upstreamUrl: up.url, credential: token });
+const extraEnv = (spec) => Object.fromEntries((spec ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const variants = {
-  A: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_A }),
+  A: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_A, env: { ...process.env, ...extraEnv(process.env.AB_ENV_A) } }),
   B: await startSupervisor({ gatewayUrl: gw.url, token: sb, dir, sandbox: 'bench-0', logLevel: process.env.AB_LOG_B,
-    ...(process.env.AB_EXECARGV_B ? { execArgv: process.env.AB_EXECARGV_B.split(' ') } : {}), env: { ...process.env, ...(process.env.OPENSHELL_BENCH_SUPERVISOR_B ? { OPENSHELL_BENCH_SUPERVISOR: process.env.OPENSHELL_BENCH_SUPERVISOR_B } : {}) } }),
+    ...(process.env.AB_EXECARGV_B ? { execArgv: process.env.AB_EXECARGV_B.split(' ') } : {}), env: { ...process.env, ...extraEnv(process.env.AB_ENV_B), ...(process.env.OPENSHELL_BENCH_SUPERVISOR_B ? { OPENSHELL_BENCH_SUPERVISOR: process.env.OPENSHELL_BENCH_SUPERVISOR_B } : {}) } }),
 };
 const res = { A: { rps: [], cpu: [] }, B: { rps: [], cpu: [] } };
 for (let r = 0; r < rounds; r++) {
