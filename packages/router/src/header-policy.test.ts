@@ -45,6 +45,13 @@ describe('mergeListHeader', () => {
   it('keeps the required spelling of every required token the client sent in another case', () => {
     expect(mergeListHeader(['B,x'], 'a, b ,c')).toBe('b,x,a,c');
   });
+
+  it('a long list (past the linear look-up) is de-duplicated the same way, in order', () => {
+    const many = Array.from({ length: 100 }, (_, i) => `t-${i % 50}`);
+    const upper = many.map((t) => t.toUpperCase());
+    const want = `${Array.from({ length: 50 }, (_, i) => `t-${i}`).join(',')},oauth-2025-04-20`;
+    expect(mergeListHeader([many.join(','), upper.join(', '), 'OAUTH-2025-04-20'], 'oauth-2025-04-20')).toBe(want);
+  });
 });
 
 describe('buildUpstreamHeaders: stripping', () => {
@@ -148,6 +155,15 @@ describe('buildUpstreamHeaders: required, defaults, auth', () => {
   it("merges Claude Code's anthropic-beta with the oauth flag into one line", () => {
     const out = buildUpstreamHeaders(['anthropic-beta', CLAUDE_CODE_BETAS], route);
     expect(linesOf(out, 'anthropic-beta')).toEqual([`${CLAUDE_CODE_BETAS},oauth-2025-04-20`]);
+  });
+
+  it('folds duplicates the same way in a long header list (past the linear look-up)', () => {
+    const raw: string[] = [];
+    for (let i = 0; i < 80; i++) raw.push(i % 2 === 0 ? 'Anthropic-Beta' : 'anthropic-version', i % 2 === 0 ? `b-${i % 6}` : `v-${i}`);
+    const out = buildUpstreamHeaders(raw, route);
+    expect(linesOf(out, 'anthropic-beta')).toEqual(['b-0,b-2,b-4,oauth-2025-04-20']);
+    expect(linesOf(out, 'anthropic-version')).toEqual(['v-1']);
+    expect(namesOf(out).filter((n) => n === 'anthropic-beta' || n === 'anthropic-version')).toHaveLength(2);
   });
 
   it('merges several client lines in several cases into exactly one line', () => {

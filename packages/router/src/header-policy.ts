@@ -116,18 +116,39 @@ export function splitListHeader(value: string): string[] {
  */
 export function mergeListHeader(clientValues: readonly string[], required: string | readonly string[]): string {
   const req = typeof required === 'string' ? splitListHeader(required) : required;
-  const spelling = new Map<string, string>();
-  for (const t of req) spelling.set(t.trim().toLowerCase(), t.trim());
-  const seen = new Set<string>();
+  // Token lists are short (a handful of betas): arrays with a linear look-up allocate and cost less
+  // than a Map and a Set; a long (hostile) list switches to a Set so the merge stays linear.
+  const reqLower: string[] = [];
+  const reqSpelling: string[] = [];
+  for (const t of req) {
+    const trimmed = t.trim();
+    reqLower.push(trimmed.toLowerCase());
+    reqSpelling.push(trimmed);
+  }
   const tokens: string[] = [];
+  const keys: string[] = [];
+  let seen: Set<string> | undefined;
   const add = (t: string) => {
     const key = t.toLowerCase();
-    if (seen.has(key)) return;
-    seen.add(key);
-    tokens.push(spelling.get(key) ?? t);
+    if (seen !== undefined ? seen.has(key) : keys.includes(key)) return;
+    keys.push(key);
+    if (seen !== undefined) seen.add(key);
+    else if (keys.length > 32) seen = new Set(keys);
+    const r = reqLower.indexOf(key);
+    tokens.push(r === -1 ? t : (reqSpelling[r] as string));
   };
-  for (const v of clientValues) for (const t of splitListHeader(v)) add(t);
-  for (const t of req) add(t.trim());
+  for (const v of clientValues) {
+    // Split on commas in place (no intermediate array).
+    let start = 0;
+    while (start <= v.length) {
+      let comma = v.indexOf(',', start);
+      if (comma === -1) comma = v.length;
+      const t = v.slice(start, comma).trim();
+      if (t.length > 0) add(t);
+      start = comma + 1;
+    }
+  }
+  for (const t of reqSpelling) add(t);
   return tokens.join(',');
 }
 
@@ -268,7 +289,17 @@ export function buildUpstreamHeaders(
 
   // Pass 2: filter, fold duplicates into one line, remember where list-required headers go.
   const out: string[] = [];
-  const index = new Map<string, number>(); // lowercase name → position of its value in `out`
+  // Lowercase name → position of its value in `out`: a linear look-up over `out` for ordinary header
+  // counts (no Map to allocate per request), a Map once the list is long.
+  const index: Map<string, number> | undefined = n > 64 ? new Map() : undefined;
+  const positionOf = (name: string): number | undefined => {
+    if (index !== undefined) return index.get(name);
+    for (let j = 0; j < out.length; j += 2) if (out[j] === name) return j + 1;
+    return undefined;
+  };
+  const remember = (name: string, at: number) => {
+    index?.set(name, at);
+  };
   let listValues: string[][] | undefined;
   for (let i = 0; i < n; i += 2) {
     const lower = (clientRawHeaders[i] as string).toLowerCase();
@@ -278,16 +309,16 @@ export function buildUpstreamHeaders(
     if (req !== undefined) {
       listValues ??= policy.required.map(() => []);
       (listValues[req] as string[]).push(value);
-      if (!index.has(lower)) {
-        index.set(lower, out.length + 1);
+      if (positionOf(lower) === undefined) {
+        remember(lower, out.length + 1);
         out.push(lower, '');
       }
       continue;
     }
     if (!isAllowed(policy, lower)) continue;
-    const at = index.get(lower);
+    const at = positionOf(lower);
     if (at === undefined) {
-      index.set(lower, out.length + 1);
+      remember(lower, out.length + 1);
       out.push(lower, value);
     } else if (!SINGLETON_FIELDS.has(lower)) {
       out[at] = `${out[at] as string}, ${value}`;
@@ -298,9 +329,9 @@ export function buildUpstreamHeaders(
   for (let r = 0; r < policy.required.length; r++) {
     const h = policy.required[r] as CompiledHeaderPolicy['required'][number];
     const value = h.merge === 'list' ? mergeListHeader(listValues?.[r] ?? [], h.tokens) : h.value;
-    const at = index.get(h.name);
+    const at = positionOf(h.name);
     if (at === undefined) {
-      index.set(h.name, out.length + 1);
+      remember(h.name, out.length + 1);
       out.push(h.name, value);
     } else {
       out[at] = value;
@@ -308,7 +339,7 @@ export function buildUpstreamHeaders(
   }
 
   for (const [name, value] of policy.defaults) {
-    if (!index.has(name)) out.push(name, value);
+    if (positionOf(name) === undefined) out.push(name, value);
   }
   if (policy.auth !== undefined) out.push(policy.auth[0], policy.auth[1]);
   return out;
