@@ -55,6 +55,26 @@ describe('runSupervisor with --isolation none', () => {
     expect(h.api.requests.map((r) => r.url).sort()).toEqual(['/v1/models?run=1', '/v1/models?run=2', '/v1/models?run=3']);
   });
 
+  it('OPENSHELL_PROXY_FAST_PATH=off serves inference with node:http and undici alone, with the same result', async () => {
+    const h = harness();
+    const curl = ['curl', '-sS', '-i', '--fail-with-body', 'http://inference.local/v1/models', '-H', 'anthropic-version: 2023-06-01'];
+    h.api.reset();
+    const before = h.logs.length;
+    const fast = await h.run(curl);
+    const slow = await h.run(curl, { env: { ...process.env, OPENSHELL_PROXY_FAST_PATH: 'off' } });
+    for (const res of [fast, slow]) {
+      expect(res.exitCode).toBe(0);
+      expect(res.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(res.stdout).toContain('claude-haiku-4-5');
+    }
+    // node:http announces its keep-alive time on every kept-alive answer; the lean front does not.
+    expect(fast.stdout).not.toMatch(/^keep-alive: timeout=/im);
+    expect(slow.stdout).toMatch(/^keep-alive: timeout=30/im);
+    expect(h.api.requests.map((r) => headerValues(r, 'authorization'))).toEqual([[`Bearer ${h.upstreamToken}`], [`Bearer ${h.upstreamToken}`]]);
+    const logged = h.logs.slice(before).join('');
+    expect(logged.match(/proxy fast path off/g)).toHaveLength(1);
+  });
+
   it('a command that cannot be started is a child_spawn_failed error, and nothing is left behind', async () => {
     const h = harness();
     const err = await h.run(['openshell-no-such-command-xyz']).catch((e: unknown) => e);

@@ -201,7 +201,11 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     const auth = createProxyAuth();
     const ws = await prepareWorkspace({ root: options.workspace ?? defaultWorkspaceRoot(options.sandbox, hostEnv), caCertPem: ca.certPem });
     cleanups.push(() => ws.cleanup());
-    const inference = createInferenceService({ sync, log });
+    // OPENSHELL_PROXY_FAST_PATH=off (host environment): node:http and undici only, without the lean
+    // front and the router's h1 transport — a fallback for operators, should the fast path misbehave.
+    const fastPath = !/^(off|0|false|no)$/i.test(hostEnv.OPENSHELL_PROXY_FAST_PATH ?? '');
+    if (!fastPath) log.info('proxy fast path off (OPENSHELL_PROXY_FAST_PATH): inference requests use node:http and undici');
+    const inference = createInferenceService({ sync, log, ...(fastPath ? {} : { forwarder: { transport: 'undici' } }) });
     cleanups.push(() => inference.close());
     const proxy = await createProxyServer({
       auth,
@@ -209,7 +213,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       log,
       egress: () => sync.snapshot().egress,
       handleInference: inference.handle,
-      handleInferenceLean: inference.handleLean,
+      ...(fastPath ? { handleInferenceLean: inference.handleLean } : {}),
     });
     cleanups.push(() => proxy.close());
 
