@@ -1,16 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createFakeAnthropic, type FakeAnthropic } from '@openshell/testing';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createFakeAnthropic, createFakeTokenEndpoint, type FakeAnthropic, type FakeLogin, type FakeTokenEndpoint } from '@openshell/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// The gateway loads @openshell/router (its forwarder, and undici under it) on the first verification
-// probe, not at start-up. Module loading is process-wide, so this runs a fresh node process that
-// starts the gateway on SQLite with a module hook recording every ESM resolution, in order, to a file
-// (appended synchronously by the hook before the module loads, so a marker written afterwards by the
-// process sits after it).
+// Starting the gateway loads neither @openshell/router nor undici: the router (and undici under it)
+// is loaded by the first verification probe, undici alone by the first token request. Module loading
+// is process-wide, so this runs a fresh node process that imports the package entry (src/index.ts,
+// what `openshell gateway start` imports), starts the gateway on SQLite, and records every ESM
+// resolution, in order, to a file with a module hook (appended synchronously by the hook before the
+// module loads, so a marker written afterwards by the process sits after it).
 
 /** Module hook: appends `specifier \t parent \t resolved url` for every ESM resolution. */
 const HOOKS = `
@@ -29,16 +30,21 @@ import { register } from 'node:module';
 register(new URL('./hooks.mjs', import.meta.url), { data: { logFile: process.env.LAZY_ROUTER_LOG } });
 `;
 
-/** The child: start the gateway, mark, answer /readyz, mark, run one probe, mark, report. */
+/**
+ * The child: start the gateway, answer /readyz, mark; rotate a refresh token, mark; run one probe,
+ * mark; probe again; report.
+ */
 const DRIVER = `
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 const mark = (name) => appendFileSync(process.env.LAZY_ROUTER_LOG, '#' + name + '\\n');
 const dir = process.env.LAZY_ROUTER_DIR;
-const { createGateway } = await import(process.env.LAZY_ROUTER_GATEWAY);
+const login = JSON.parse(process.env.LAZY_ROUTER_LOGIN);
+const { createGateway } = await import(process.env.LAZY_ROUTER_ENTRY);
 const gw = await createGateway({
   dataDir: join(dir, 'data'),
   configDir: join(dir, 'config'),
+  profilesDir: join(dir, 'profiles'),
   listen: { host: '127.0.0.1', port: 0 },
   logLevel: 'silent',
 });
@@ -54,6 +60,16 @@ const call = async (method, path, body) => {
   });
   return { status: res.status, json: await res.json() };
 };
+const oauth = await call('POST', '/v1/providers', {
+  name: 'oauth',
+  type: 'anthropic-oauth',
+  credentials: { ANTHROPIC_OAUTH_TOKEN: login.accessToken },
+  credentialExpiresAt: { ANTHROPIC_OAUTH_TOKEN: login.expiresAt },
+});
+const configured = await call('PUT', '/v1/providers/oauth/refresh', { material: { refresh_token: login.refreshToken } });
+const rotated = await call('POST', '/v1/providers/oauth/refresh/rotate', {});
+const current = (await gw.store.getProvider('oauth'))?.credentials.ANTHROPIC_OAUTH_TOKEN;
+mark('refreshed');
 const created = await call('POST', '/v1/providers', {
   name: 'plan',
   type: 'anthropic-oauth',
@@ -64,10 +80,12 @@ const verified = await call('POST', '/v1/providers/plan/verify', {});
 mark('probed');
 const again = await call('POST', '/v1/providers/plan/verify', {});
 await gw.close();
-process.stdout.write(JSON.stringify({ ready, created: created.status, verified, again: again.status }) + '\\n');
+const refresh = { oauth: oauth.status, configured: configured.status, rotated, changed: current !== undefined && current !== login.accessToken };
+process.stdout.write(JSON.stringify({ ready, refresh, created: created.status, verified, again: again.status }) + '\\n');
 `;
 
 const GOOD = 'sk-ant-oat01-lazy-router-good-token-0001';
+const BUILTIN_YAML = fileURLToPath(new URL('../../../providers/anthropic-oauth.yaml', import.meta.url));
 
 interface Resolution {
   readonly specifier: string;
@@ -75,15 +93,18 @@ interface Resolution {
   readonly url: string;
 }
 
-/** Splits the hook log at the `#name` markers: resolutions before `ready`, then between `ready` and `probed`. */
-function phases(log: string): { startup: Resolution[]; probe: Resolution[]; markers: string[] } {
-  const out = { startup: [] as Resolution[], probe: [] as Resolution[], markers: [] as string[] };
-  let phase: 'startup' | 'probe' | 'after' = 'startup';
+type Phase = 'startup' | 'refresh' | 'probe';
+const NEXT_PHASE: Record<string, Phase | 'after'> = { '#ready': 'refresh', '#refreshed': 'probe', '#probed': 'after' };
+
+/** Splits the hook log at the `#name` markers: before `ready`, `ready`..`refreshed`, `refreshed`..`probed`. */
+function phases(log: string): Record<Phase, Resolution[]> & { markers: string[] } {
+  const out = { startup: [] as Resolution[], refresh: [] as Resolution[], probe: [] as Resolution[], markers: [] as string[] };
+  let phase: Phase | 'after' = 'startup';
   for (const line of log.split('\n')) {
     if (line === '') continue;
     if (line.startsWith('#')) {
       out.markers.push(line.slice(1));
-      phase = line === '#ready' ? 'probe' : 'after';
+      phase = NEXT_PHASE[line] ?? 'after';
       continue;
     }
     const [specifier = '', parent = '', url = ''] = line.split('\t');
@@ -94,18 +115,35 @@ function phases(log: string): { startup: Resolution[]; probe: Resolution[]; mark
 
 const isRouter = (r: Resolution) => r.specifier.startsWith('@openshell/router') || /\/packages\/router\/(src|dist)\//.test(r.url);
 const isForwarder = (r: Resolution) => /\/packages\/router\/(src\/forwarder\.ts|dist\/forwarder\.js)$/.test(r.url);
-const isVerifyProbe = (r: Resolution) => /\/packages\/server\/src\/verify-probe\.ts$/.test(r.url);
+/** undici by name, or any file of the undici package (however it is reached). */
+const isUndici = (r: Resolution) => r.specifier === 'undici' || r.specifier.startsWith('undici/') || /\/node_modules\/undici\//.test(r.url);
+const loaded = (rs: readonly Resolution[], file: string) => rs.some((r) => r.url.endsWith(`/packages/server/src/${file}`));
 const undiciImporters = (rs: readonly Resolution[]) => [...new Set(rs.filter((r) => r.specifier === 'undici').map((r) => r.parent.replace(/^.*\/packages\//, '')))];
 
-describe('gateway start-up does not load the router', () => {
+describe('gateway start-up loads neither the router nor undici', () => {
   let dir: string;
   let fake: FakeAnthropic;
-  let result: { ready: number; created: number; verified: { status: number; json: { verification?: Record<string, unknown> } }; again: number };
+  let tokens: FakeTokenEndpoint;
+  let login: FakeLogin;
+  let result: {
+    ready: number;
+    refresh: { oauth: number; configured: number; rotated: { status: number; json: Record<string, unknown> }; changed: boolean };
+    created: number;
+    verified: { status: number; json: { verification?: Record<string, unknown> } };
+    again: number;
+  };
   let log: ReturnType<typeof phases>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'osgw-lazy-router-'));
     fake = await createFakeAnthropic({ accessTokens: [GOOD] });
+    tokens = await createFakeTokenEndpoint({ expiresIn: 3600 });
+    login = tokens.issueLogin();
+    // The built-in anthropic-oauth profile, shadowed by an admin profile whose only change is a loopback token URL.
+    const yaml = (await readFile(BUILTIN_YAML, 'utf8')).replace(/token_urls:\n(\s+- https:\/\/\S+\n)+/, `token_urls:\n        - ${tokens.tokenUrl}\n`);
+    expect(yaml).toContain(tokens.tokenUrl);
+    await mkdir(join(dir, 'profiles'));
+    await writeFile(join(dir, 'profiles', 'anthropic-oauth.yaml'), yaml);
     await writeFile(join(dir, 'hooks.mjs'), HOOKS);
     await writeFile(join(dir, 'register.mjs'), REGISTER);
     await writeFile(join(dir, 'driver.mjs'), DRIVER);
@@ -122,9 +160,10 @@ describe('gateway start-up does not load the router', () => {
           ...childEnv,
           LAZY_ROUTER_LOG: logFile,
           LAZY_ROUTER_DIR: dir,
-          LAZY_ROUTER_GATEWAY: pathToFileURL(join(import.meta.dirname, 'gateway.ts')).href,
+          LAZY_ROUTER_ENTRY: pathToFileURL(join(import.meta.dirname, 'index.ts')).href,
           LAZY_ROUTER_UPSTREAM: fake.url,
           LAZY_ROUTER_TOKEN: GOOD,
+          LAZY_ROUTER_LOGIN: JSON.stringify(login),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -147,21 +186,34 @@ describe('gateway start-up does not load the router', () => {
 
   afterAll(async () => {
     await fake?.close();
+    await tokens?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('the hook saw the gateway start (the log is not empty by accident)', () => {
-    expect(log.markers).toEqual(['ready', 'probed']);
-    expect(log.startup.some((r) => r.url.endsWith('/packages/server/src/gateway.ts'))).toBe(true);
+  it('the hook saw the package entry start the gateway (the log is not empty by accident)', () => {
+    expect(log.markers).toEqual(['ready', 'refreshed', 'probed']);
+    expect(loaded(log.startup, 'index.ts')).toBe(true);
+    expect(loaded(log.startup, 'gateway.ts')).toBe(true);
+    // The entry re-exports the probe and the token request: both modules load at start-up, their dependencies do not.
+    expect(loaded(log.startup, 'verify-probe.ts')).toBe(true);
+    expect(loaded(log.startup, 'refresh/token-request.ts')).toBe(true);
     expect(result.ready).toBe(200);
   });
 
-  it('until the first probe, neither @openshell/router nor the probe module is loaded', () => {
+  it('until /readyz answers, no module imports @openshell/router or undici', () => {
     expect(log.startup.filter(isRouter)).toEqual([]);
-    expect(log.startup.filter(isVerifyProbe)).toEqual([]);
-    // What still imports undici at start-up is outside the router: the refresh engine's token request
-    // (server/src/refresh/token-request.ts imports undici statically). No other module may.
-    for (const importer of undiciImporters(log.startup)) expect(importer).toBe('server/src/refresh/token-request.ts');
+    expect(log.startup.filter(isUndici)).toEqual([]);
+  });
+
+  it('the first token request loads undici (and only for the token request), and the rotation works', () => {
+    expect(result.refresh.oauth).toBe(201);
+    expect(result.refresh.configured).toBe(200);
+    expect(result.refresh.rotated.status).toBe(200);
+    expect(result.refresh.rotated.json).toMatchObject({ status: 'refreshed', consecutiveFailures: 0 });
+    expect(result.refresh.changed).toBe(true);
+    expect(tokens.calls.length).toBe(1);
+    expect(undiciImporters(log.refresh)).toEqual(['server/src/refresh/token-request.ts']);
+    expect(log.refresh.filter(isRouter)).toEqual([]);
   });
 
   it('the first probe loads the router and its forwarder, and the probe answers', () => {
@@ -169,7 +221,6 @@ describe('gateway start-up does not load the router', () => {
     expect(result.verified.status).toBe(200);
     expect(result.verified.json.verification).toMatchObject({ performed: true, status: 200, method: 'GET', url: `${fake.url}/v1/models` });
     expect(log.probe.some(isForwarder)).toBe(true);
-    expect(log.probe.some(isVerifyProbe)).toBe(true);
     expect(undiciImporters(log.probe)).toContain('router/src/forwarder.ts');
     expect(result.again).toBe(200);
   });

@@ -1,5 +1,5 @@
 import { type BundleRoute, PROTOCOL_PATHS, type Protocol } from '@openshell/core';
-import { compileRoute, type Forwarder, type ProbeResponse, prepareUpstreamRequest, RouterError } from '@openshell/router';
+import type { Forwarder, ProbeResponse } from '@openshell/router';
 import { GatewayError } from './errors.js';
 
 /** What the verification probe found. */
@@ -41,6 +41,23 @@ export function probeRequest(route: BundleRoute): { method: 'GET' | 'POST'; targ
   return undefined;
 }
 
+/**
+ * @openshell/router (and undici under it) is loaded by the first probe, not when this module is
+ * imported: the package entry re-exports this module, and a gateway that never verifies a route
+ * never needs the router. The module promise is kept; a failed load is not.
+ */
+let routerModule: Promise<typeof import('@openshell/router')> | undefined;
+function loadRouter(): Promise<typeof import('@openshell/router')> {
+  if (routerModule === undefined) {
+    const loading = import('@openshell/router');
+    routerModule = loading;
+    loading.catch(() => {
+      if (routerModule === loading) routerModule = undefined;
+    });
+  }
+  return routerModule;
+}
+
 /** Router error codes that mean the route itself cannot be used (rather than the upstream failing). */
 const ROUTE_PROBLEMS = new Set(['invalid_route', 'credential_expired', 'reauth_required', 'protocol_not_routed', 'unknown_inference_path']);
 
@@ -58,7 +75,8 @@ function upstreamMessage(text: string): string {
 /**
  * A probe that sends the request through @openshell/router's forwarder — the same header policy
  * (auth, required headers merged, defaults), URL building, model pinning and Vertex shaping the
- * boundary applies — and classifies the answer.
+ * boundary applies — and classifies the answer. Creating the probe loads nothing; its first call
+ * loads the router.
  */
 export function createRouteProbe(forwarder: Pick<Forwarder, 'request'>): RouteProbe {
   return async (route) => {
@@ -72,6 +90,7 @@ export function createRouteProbe(forwarder: Pick<Forwarder, 'request'>): RoutePr
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': PROBE_USER_AGENT };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     const where = `route '${route.name}' (${route.baseUrl})`;
+    const { compileRoute, prepareUpstreamRequest, RouterError } = await loadRouter();
     // Where the router will send it (pure: no network), for the answer and messages.
     let url: string;
     try {

@@ -1,5 +1,5 @@
 import { checkCredentialUrl, type Secret } from '@openshell/core';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { classifyTokenError, type TokenErrorClassification, type TokenErrorInput } from './classify-token-error.js';
 import { parseTokenResponse, type TokenGrant } from './token-response.js';
 
@@ -27,6 +27,23 @@ export interface TokenRequestOptions {
 export type TokenExchangeResult =
   | { readonly ok: true; readonly grant: TokenGrant; readonly attempts: number }
   | { readonly ok: false; readonly failure: TokenErrorClassification; readonly attempts: number };
+
+/**
+ * undici is loaded on the first token request, not when this module is imported: the gateway imports
+ * the refresh engine at start-up, and most gateways send no token request for a long time (or ever).
+ * The module promise is kept; a failed load is not, so the next request tries again.
+ */
+let undiciModule: Promise<typeof import('undici')> | undefined;
+function loadUndici(): Promise<typeof import('undici')> {
+  if (undiciModule === undefined) {
+    const loading = import('undici');
+    undiciModule = loading;
+    loading.catch(() => {
+      if (undiciModule === loading) undiciModule = undefined;
+    });
+  }
+  return undiciModule;
+}
 
 /** Largest response body read from a token endpoint. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -127,6 +144,8 @@ async function postOnce(
     accept: 'application/json, text/plain, */*',
   };
   if (spec.userAgent !== undefined && spec.userAgent !== '') headers['user-agent'] = spec.userAgent;
+  // Outside the try: a module that cannot load is not a network failure of the token endpoint.
+  const { request } = await loadUndici();
   try {
     const response = await request(url, {
       method: 'POST',
