@@ -3,7 +3,7 @@
 // medians and spreads, ratios against nginx / @fastify/http-proxy / node measured in the same run;
 // writes RESULTS.md and results.json. `--smoke` (CI) runs every scenario briefly, checks
 // correctness only (no errors, auth injected, one token call per stampede) and writes nothing.
-// Options: --rounds N, --seconds S, --only a,b (overhead,streaming,scale,propagation,stampede,startup),
+// Options: --rounds N, --seconds S, --warmup S (overhead warm-up, default 3), --only a,b (overhead,streaming,scale,propagation,stampede,startup),
 // --no-build, --out DIR, --profile DIR (gateway and supervisor processes write .cpuprofile files there).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     smoke: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
+    warmup: { type: 'string' },
     only: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -84,6 +85,8 @@ const ALL = ['overhead', 'streaming', 'scale', 'propagation', 'stampede', 'start
 const only = args.only ? args.only.split(',') : ALL;
 const rounds = Number(args.rounds ?? (smoke ? 1 : 5));
 const seconds = Number(args.seconds ?? (smoke ? 1 : 5));
+/** Seconds of unrecorded load each overhead target gets first, so JIT-compiled proxies are measured warm (nginx needs none). */
+const warmup = Number(args.warmup ?? (smoke ? 0 : 3));
 
 ensureTools();
 ensureBuilt();
@@ -100,9 +103,9 @@ const { checkResults, renderMarkdown } = await import('./lib/report.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'openshell-bench-'));
 const before = machine();
 log(`openshell bench${smoke ? ' (smoke)' : ''}: ${rounds} round(s), ${seconds} s per load run, work dir ${dir}`);
-const results = { smoke, rounds, seconds, machine: before, scenarios: {}, failures: [] };
+const results = { smoke, rounds, seconds, warmup, machine: before, scenarios: {}, failures: [] };
 const scenarios = {
-  overhead: () => runOverhead({ dir: join(dir, 'overhead'), rounds, seconds, log }),
+  overhead: () => runOverhead({ dir: join(dir, 'overhead'), rounds, seconds, warmup, log }),
   streaming: () => runStreaming({ dir: join(dir, 'streaming'), rounds, streams: smoke ? 1 : 3, events: 500, log }),
   scale: () => runScale({ dir: join(dir, 'scale'), streams: 2_000, events: smoke ? 10 : 20, intervalMs: smoke ? 200 : 250, log }),
   propagation: () => runPropagation({ dir: join(dir, 'propagation'), subscribers: 100, rotations: smoke ? 2 : 10, log }),

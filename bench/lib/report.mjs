@@ -76,7 +76,7 @@ export function renderMarkdown(results) {
   const lines = [];
   const { overhead, streaming, scale, propagation, stampede, startup } = results.scenarios;
   lines.push('# OpenShell-TS benchmark results', '');
-  lines.push(`Written by \`pnpm bench\` (bench/run.mjs) on ${m.date}. ${results.rounds} interleaved rounds, ${results.seconds} s per load run; figures are medians over rounds, ±x% is half the (max − min) / median spread, ratios are taken per round against the comparator measured in the same round, then the median.`, '');
+  lines.push(`Written by \`pnpm bench\` (bench/run.mjs) on ${m.date}. ${results.rounds} interleaved rounds, ${results.seconds} s per load run${results.warmup ? ` (after ${results.warmup} s of unrecorded warm-up load per overhead target)` : ''}; figures are medians over rounds, ±x% is half the (max − min) / median spread, ratios are taken per round against the comparator measured in the same round, then the median.`, '');
   lines.push('## Machine', '');
   lines.push(`- CPUs (nproc): ${m.nproc} (${m.cpu}); memory (free -h): \`${m.memory}\``);
   lines.push(`- ${m.kernel}; Node ${m.node}; ${m.nginx}; ${m.wrk}`);

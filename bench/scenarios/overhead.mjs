@@ -98,11 +98,21 @@ async function measure(kind, t, connections, seconds) {
 const summarize = (values) => ({ median: median(values), spread: spread(values), values });
 
 /** Runs the scenario: rounds interleave targets (rotating the order) so noise hits all of them alike. */
-export async function runOverhead({ dir, rounds, seconds, log }) {
+export async function runOverhead({ dir, rounds, seconds, warmup = 0, log }) {
   const token = `sk-ant-oat01-bench-${Math.random().toString(36).slice(2)}`;
   const env = await setupProxies({ dir, token });
   const raw = []; // {kind, connections, round, target, ...measure}
   try {
+    // Unrecorded load first: the Node proxies (ours, fastify, the references) are measured after
+    // their JIT has compiled the hot path, as in a long-running deployment.
+    if (warmup > 0) {
+      for (const kind of ['plain', 'tls']) {
+        for (const t of env[kind]) {
+          const m = await measure(kind, t, 64, warmup);
+          log(`  overhead warm-up ${kind} ${t.name.padEnd(14)} ${Math.round(m.rps)} req/s (not recorded)`);
+        }
+      }
+    }
     for (let round = 0; round < rounds; round++) {
       for (const kind of ['plain', 'tls']) {
         for (const connections of [64, 1]) {
