@@ -561,7 +561,8 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
   }
 
   /** Reads (or hands over) the request body once the target has been checked; an error is answered with `connection: close`. */
-  type BodySource = () => Promise<{ body: Buffer | undefined } | { error: RouterError }>;
+  type BodyRead = { body: Buffer | undefined } | { error: RouterError };
+  type BodySource = () => BodyRead | Promise<BodyRead>;
 
   function forward(req: IncomingMessage, res: ResponseSink, route: BundleRoute, options: ForwardOptions = {}): Promise<ForwardResult> {
     const readClientBody: BodySource = async () => {
@@ -584,7 +585,7 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
   }
 
   function forwardBuffered(input: BufferedRequest, res: ResponseSink, route: BundleRoute, options: Pick<ForwardOptions, 'protocol'> = {}): Promise<ForwardResult> {
-    const given: BodySource = () => Promise.resolve({ body: input.body !== undefined && input.body.length > 0 ? input.body : undefined });
+    const given: BodySource = () => ({ body: input.body !== undefined && input.body.length > 0 ? input.body : undefined });
     return run(input.method, input.target, input.rawHeaders, given, res, route, options.protocol);
   }
 
@@ -614,12 +615,15 @@ export function createForwarder(settings: ForwarderSettings = {}): Forwarder {
       const protocol = checked.protocol;
       shape = errorShapeFor(protocol, route);
 
-      const read = await readClientBody();
+      // Both steps are usually synchronous (a buffered body, an unexpired credential): no await then.
+      const pending = readClientBody();
+      const read = pending instanceof Promise ? await pending : pending;
       if ('error' in read) return fail(read.error, true);
       const body = read.body;
       const input: ClientRequest = { method, target, rawHeaders, body, protocol };
 
-      current = await freshRoute(route);
+      const expiresAt = route.credential.expiresAt;
+      current = expiresAt === undefined || now() < expiresAt ? route : await freshRoute(route);
       let currentCompiled = current === route ? compiled : compileRoute(current);
       let upstream = current === route ? prepareChecked(currentCompiled, input, checked) : prepareUpstreamRequest(currentCompiled, input);
       const canRetry = current.credential.refreshable && settings.onCredentialRejected !== undefined;
