@@ -110,6 +110,17 @@ describe('createBundleSync', () => {
     expect('auth' in route && route.auth.value).toBe('tok-fresh');
   });
 
+  it('usableRouteNow answers only when nothing is left to do: a fresh route yes; expired, unknown or re-auth-flagged no', async () => {
+    const fresh = await setup({ expiresAt: Date.now() + 3_600_000 });
+    await fresh.sync.start();
+    expect(fresh.sync.usableRouteNow('inference.local')?.auth.value).toBe('tok-A');
+    expect(fresh.sync.usableRouteNow('other.route')).toBeUndefined();
+
+    const expired = await setup({ expiresAt: Date.now() - 1000 });
+    await expired.sync.start();
+    expect(expired.sync.usableRouteNow('inference.local')).toBeUndefined();
+  });
+
   it('names the provider and the fix when the gateway has nothing fresh', async () => {
     const { gateway, sync } = await setup({ expiresAt: Date.now() - 1000 });
     await sync.start();
@@ -159,6 +170,8 @@ describe('createBundleSync', () => {
     expect(answer).toEqual({ refuse: { message: expect.stringContaining('openshell provider update claude-plan --from-claude-login') } });
     const later = await sync.usableRoute('inference.local');
     expect(later).toMatchObject({ unavailable: 'reauth_required', message: expect.stringMatching(/^provider 'claude-plan' needs re-authorization: .*--from-claude-login/) });
+    // The hot path's shortcut never hands out the credential the gateway gave up on.
+    expect(sync.usableRouteNow('inference.local')).toBeUndefined();
     rotate(gateway, 'tok-after-login');
     sync.watch();
     for (let i = 0; i < 300; i++) {

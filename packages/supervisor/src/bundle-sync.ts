@@ -57,6 +57,11 @@ export interface BundleSync {
    */
   usableRoute(name: string): Promise<BundleRoute | RouteUnavailable>;
   /**
+   * The same answer without waiting, when the snapshot already has a usable route `name` (the usual
+   * case on the proxy's hot path); undefined whenever {@link usableRoute} would have more to do.
+   */
+  usableRouteNow(name: string): BundleRoute | undefined;
+  /**
    * Reports that the upstream answered 401 to the credential with `fingerprint`; returns the route
    * with a different (rotated) credential, a refusal naming the fix when the gateway says
    * `reauth_required` (later requests with that credential are then refused before they are sent),
@@ -343,6 +348,12 @@ export function createBundleSync(options: BundleSyncOptions): BundleSync {
     snapshot() {
       if (current === undefined) throw new Error('bundle sync not started');
       return current;
+    },
+
+    usableRouteNow(name) {
+      if (needsReauth.has(name)) return undefined;
+      const route = current?.routes.find((r) => r.name === name);
+      return route !== undefined && !isExpired(route, now(), skew) ? route : undefined;
     },
 
     async usableRoute(name) {

@@ -90,7 +90,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     const started = Date.now();
     const q = path.indexOf('?');
     const pathOnly = q === -1 ? path : path.slice(0, q);
-    const route = await sync.usableRoute(routeName);
+    const route = sync.usableRouteNow(routeName) ?? (await sync.usableRoute(routeName));
     if ('unavailable' in route) {
       const shape = errorShapeFor(detectProtocol(method, pathOnly), undefined);
       log.warn('inference request refused', { method, path: pathOnly, reason: route.unavailable });
