@@ -98,6 +98,10 @@ describe('parseLeanHead: what the lean front takes', () => {
     });
   }
 
+  it('hands off every proxy-mode request when no secret check is wired (fails closed)', () => {
+    expect(parseLeanHead(proxyHead('POST http://inference.local/v1/messages HTTP/1.1'), proxyOpts)).toEqual({ fallback: 'proxy auth' });
+  });
+
   it('hands off a head above the bound, complete or not', () => {
     const big = `X-Pad: ${'a'.repeat(MAX_LEAN_HEAD_BYTES)}`;
     expect(parseLeanHead(proxyHead('POST http://inference.local/v1/messages HTTP/1.1', [big]), proxyOpts, fakeSocket, authorize)).toEqual({ fallback: 'head too large' });

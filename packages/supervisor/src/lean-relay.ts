@@ -187,8 +187,9 @@ export function parseLeanHead(buf: Buffer, options: Pick<LeanFrontOptions, 'mode
   if (options.mode === 'origin') {
     const port = options.scheme === 'https' ? ':443' : ':80';
     if (hosts !== 1 || (host !== 'inference.local' && host !== `inference.local${port}`)) return { fallback: 'host' };
-  } else if (authorize !== undefined && socket !== undefined) {
-    if (proxyAuthorizations > 1 || !authorize(socket, proxyAuthorization)) return { fallback: 'proxy auth' };
+  } else if (authorize === undefined || socket === undefined || proxyAuthorizations > 1 || !authorize(socket, proxyAuthorization)) {
+    // Proxy mode without a way to check the secret serves nothing itself.
+    return { fallback: 'proxy auth' };
   }
   return { lean: { method, path, rawHeaders, bodyLength: bodyLength === -1 ? 0 : bodyLength, headBytes: end + 4, close } };
 }
