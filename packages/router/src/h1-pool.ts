@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Socket, isIP, connect as netConnect } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { hasInvalidFieldValueChar, isHttpToken } from './header-policy.js';
 
 /**
  * A lean HTTP/1.1 client over raw `net`/`tls` sockets: one keep-alive pool per origin, one request at a
@@ -103,35 +104,9 @@ const DIGITS = /^[0-9]+$/;
 const CHUNK_EXT_START = /^[ \t]*;/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*"?([0-9]+)/i;
 /** Request headers the agent owns (framing and connection management). */
-/** Byte classes for the per-header checks (a table look-up per character is cheaper than a regex per field). */
-const TOKEN_CHAR = new Uint8Array(256);
-for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
-const VALUE_CHAR = new Uint8Array(256);
-for (let b = 0x20; b < 0x100; b++) VALUE_CHAR[b] = b === 0x7f ? 0 : 1;
-VALUE_CHAR[0x09] = 1;
-
-/** Same as `TOKEN.test(s)`. */
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || TOKEN_CHAR[c] !== 1) return false;
-  }
-  return true;
-}
-
-/** Same as `BAD_VALUE.test(s)`: a character other than HTAB, SP, VCHAR or obs-text. */
-function hasBadValueChar(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || VALUE_CHAR[c] !== 1) return true;
-  }
-  return false;
-}
-
-/** Lengths of the reserved names below (checked before lowercasing anything). */
-const RESERVED_LENGTHS = new Set([2, 4, 6, 7, 10, 14, 17]);
 const RESERVED_REQUEST_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer']);
+/** Their lengths: a name of another length is not lowercased to be looked up. */
+const RESERVED_LENGTHS = new Set([...RESERVED_REQUEST_HEADERS].map((name) => name.length));
 const EMPTY_TRAILERS: IncomingHttpHeaders = Object.freeze({}) as IncomingHttpHeaders;
 const REQUEST_CONTEXT = Object.freeze({});
 
@@ -221,7 +196,7 @@ function parseResponseHead(text: string): ResponseHead {
     if (colon === -1 || colon >= end) throw new H1Error('HPE_INVALID_HEADER_TOKEN', 'a response header line has no colon');
     const name = text.slice(lineStart, colon);
     // Rejects obs-fold continuation lines and whitespace before the colon too.
-    if (!isToken(name)) throw new H1Error('HPE_INVALID_HEADER_TOKEN', 'invalid response header name');
+    if (!isHttpToken(name)) throw new H1Error('HPE_INVALID_HEADER_TOKEN', 'invalid response header name');
     let vs = colon + 1;
     let ve = end;
     let c = text.charCodeAt(vs);
@@ -229,7 +204,7 @@ function parseResponseHead(text: string): ResponseHead {
     c = text.charCodeAt(ve - 1);
     while (ve > vs && (c === 32 || c === 9)) c = text.charCodeAt(--ve - 1);
     const value = text.slice(vs, ve);
-    if (hasBadValueChar(value)) throw new H1Error('HPE_INVALID_HEADER_TOKEN', `invalid character in response header '${name}'`);
+    if (hasInvalidFieldValueChar(value)) throw new H1Error('HPE_INVALID_HEADER_TOKEN', `invalid character in response header '${name}'`);
     raw.push(name, value);
     const lower = name.toLowerCase();
     switch (lower) {
@@ -879,8 +854,8 @@ class H1Pool implements H1Agent {
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i] as string;
         const value = headers[i + 1] as string;
-        if (!isToken(name)) throw new H1Error('UND_ERR_INVALID_ARG', 'invalid request header name');
-        if (hasBadValueChar(value)) throw new H1Error('UND_ERR_INVALID_ARG', `invalid character in request header '${name}'`);
+        if (!isHttpToken(name)) throw new H1Error('UND_ERR_INVALID_ARG', 'invalid request header name');
+        if (hasInvalidFieldValueChar(value)) throw new H1Error('UND_ERR_INVALID_ARG', `invalid character in request header '${name}'`);
         if (RESERVED_LENGTHS.has(name.length) && RESERVED_REQUEST_HEADERS.has(name.toLowerCase())) throw new H1Error('UND_ERR_INVALID_ARG', `request header '${name}' is set by the agent`);
         head += name + ': ' + value + '\r\n';
       }

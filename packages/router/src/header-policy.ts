@@ -80,6 +80,32 @@ export interface CompiledHeaderPolicy {
   readonly auth: readonly [string, string] | undefined;
 }
 
+/** Bytes of an RFC 9110 token (header names, methods), and of a field value (HTAB, SP, VCHAR, obs-text). */
+const TOKEN_BYTES = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_BYTES[ch.charCodeAt(0)] = 1;
+const FIELD_VALUE_BYTES = new Uint8Array(256);
+for (let b = 0x20; b < 0x100; b++) FIELD_VALUE_BYTES[b] = b === 0x7f ? 0 : 1;
+FIELD_VALUE_BYTES[0x09] = 1;
+
+/** True when `s` is a non-empty RFC 9110 token (a valid header name); a table look-up per character, no regex. */
+export function isHttpToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN_BYTES[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** True when `s` has a character a field value may not carry on the wire: anything but HTAB, SP, VCHAR and obs-text. */
+export function hasInvalidFieldValueChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE_BYTES[c] !== 1) return true;
+  }
+  return false;
+}
+
 /** True when a header value contains CR, LF or NUL. */
 export function hasForbiddenHeaderChars(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
@@ -137,17 +163,7 @@ export function mergeListHeader(clientValues: readonly string[], required: strin
     const r = reqLower.indexOf(key);
     tokens.push(r === -1 ? t : (reqSpelling[r] as string));
   };
-  for (const v of clientValues) {
-    // Split on commas in place (no intermediate array).
-    let start = 0;
-    while (start <= v.length) {
-      let comma = v.indexOf(',', start);
-      if (comma === -1) comma = v.length;
-      const t = v.slice(start, comma).trim();
-      if (t.length > 0) add(t);
-      start = comma + 1;
-    }
-  }
+  for (const v of clientValues) for (const t of splitListHeader(v)) add(t);
   for (const t of reqSpelling) add(t);
   return tokens.join(',');
 }

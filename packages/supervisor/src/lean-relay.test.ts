@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LeanFrontOptions, type LeanHandler, MAX_LEAN_HEAD_BYTES, fallbackReasons, parseLeanHead, serveLean } from './lean-relay.js';
+import { fallbackReasons, type LeanFrontOptions, type LeanHandler, MAX_LEAN_HEAD_BYTES, parseLeanHead, serveLean } from './lean-relay.js';
+import { exchange } from './testing-fixtures/raw-exchange.js';
 
 const AUTH = 'Basic c2FuZGJveDpzZWNyZXQ=';
 const proxyOpts = { mode: 'proxy', scheme: 'http', maxBodyBytes: 1024 } as const;
@@ -161,33 +162,6 @@ const echo: LeanHandler = async (req, res) => {
   res.end(body);
 };
 
-/** Writes `parts` (with an optional gap) and returns everything received until close or `ms`. */
-function talk(port: number, parts: Array<string | Buffer>, { ms = 2_000, gapMs = 0 } = {}): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let text = '';
-    let closed = false;
-    const timer = setTimeout(() => {
-      s.destroy();
-    }, ms);
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-    });
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve({ text, closed });
-    });
-    s.on('connect', async () => {
-      for (const p of parts) {
-        if (s.destroyed) return;
-        s.write(p);
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-      }
-    });
-  });
-}
 
 const req = (path: string, body = '', extra: string[] = []) =>
   `POST ${path} HTTP/1.1\r\nHost: inference.local\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.map((l) => `${l}\r\n`).join('')}\r\n${body}`;
@@ -196,7 +170,7 @@ describe('serveLean: serving a connection', () => {
   it('answers pipelined requests in order on one connection, then honours Connection: close', async () => {
     const h = await harness(echo);
     const all = req('/a', 'xy') + req('/b', '') + req('/c', 'hello', ['Connection: close']);
-    const { text, closed } = await talk(h.port, [all]);
+    const { text, closed } = await exchange({ port: h.port }, [all], 2_000);
     expect(closed).toBe(true);
     expect(text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);
     expect(text.indexOf('POST /a 2')).toBeLessThan(text.indexOf('POST /b 0'));
@@ -208,7 +182,7 @@ describe('serveLean: serving a connection', () => {
   it('reads a request split at every byte', async () => {
     const h = await harness(echo);
     const bytes = Buffer.from(req('/split', '{"a":1}', ['Connection: close']));
-    const { text } = await talk(h.port, [...bytes].map((b) => Buffer.from([b])), { gapMs: 1, ms: 5_000 });
+    const { text } = await exchange({ port: h.port }, [...bytes].map((b) => Buffer.from([b])), 5_000, 1);
     expect(text).toContain('POST /split 7');
     expect(h.seen).toEqual([{ method: 'POST', path: '/split', body: '{"a":1}' }]);
   });
@@ -219,7 +193,7 @@ describe('serveLean: serving a connection', () => {
     const full = req('/big', body, ['Connection: close']);
     const parts = [];
     for (let i = 0; i < full.length; i += 997) parts.push(full.slice(i, i + 997));
-    const { text } = await talk(h.port, parts, { gapMs: 1, ms: 5_000 });
+    const { text } = await exchange({ port: h.port }, parts, 5_000, 1);
     expect(text).toContain('POST /big 20000');
     expect(h.seen[0]?.body).toBe(body);
   });
@@ -264,7 +238,7 @@ describe('serveLean: serving a connection', () => {
     const h = await harness(echo);
     const odd = 'POST /odd HTTP/1.1\r\nHost: inference.local\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
     const after = 'POST /after HTTP/1.1\r\nHost: inference.local\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok';
-    const { text } = await talk(h.port, [req('/first', 'x'), odd.slice(0, 60), odd.slice(60), after], { gapMs: 20 });
+    const { text } = await exchange({ port: h.port }, [req('/first', 'x'), odd.slice(0, 60), odd.slice(60), after], 2_000, 20);
     expect(text).toContain('POST /first 1');
     expect(text.match(/HTTP\/1\.1 299 /g)).toHaveLength(2);
     expect(h.seen.map((s) => s.path)).toEqual(['/first']);
@@ -279,7 +253,7 @@ describe('serveLean: serving a connection', () => {
     const h = await harness(async () => {
       throw new Error('boom');
     });
-    const { text, closed } = await talk(h.port, [req('/x', '')]);
+    const { text, closed } = await exchange({ port: h.port }, [req('/x', '')], 2_000);
     expect(closed).toBe(true);
     expect(text).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
     expect(text).toContain('connection: close');
@@ -288,7 +262,7 @@ describe('serveLean: serving a connection', () => {
 
   it('closes the connection when a handler returns without answering (the client is never left waiting)', async () => {
     const h = await harness(async () => undefined);
-    const { text, closed } = await talk(h.port, [req('/x', '')]);
+    const { text, closed } = await exchange({ port: h.port }, [req('/x', '')], 2_000);
     expect(closed).toBe(true);
     expect(text).toBe('');
   });
@@ -324,7 +298,7 @@ describe('serveLean: serving a connection', () => {
       },
       { keepAliveTimeoutMs: 150 },
     );
-    const { text, closed } = await talk(h.port, [req('/slow', '')], { ms: 3_000 });
+    const { text, closed } = await exchange({ port: h.port }, [req('/slow', '')], 3_000);
     expect(text).toContain('POST /slow 0');
     expect(closed).toBe(true);
   });
@@ -332,7 +306,7 @@ describe('serveLean: serving a connection', () => {
   it('drops a request that trickles in past the request timeout', async () => {
     const h = await harness(echo, { requestTimeoutMs: 200, keepAliveTimeoutMs: 5_000 });
     const bytes = req('/trickle', '');
-    const { text, closed } = await talk(h.port, [...bytes.slice(0, 40)], { gapMs: 15, ms: 3_000 });
+    const { text, closed } = await exchange({ port: h.port }, [...bytes.slice(0, 40)], 3_000, 15);
     expect(closed).toBe(true);
     expect(text).toBe('');
     expect(h.seen).toHaveLength(0);

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResponseSink } from '@openshell/router';
+import { hasInvalidFieldValueChar, isHttpToken } from '@openshell/router/headers';
 
 /**
  * The lean HTTP/1.1 front of the inference path.
@@ -61,13 +62,6 @@ const COPY_CHUNK_BELOW = 16 * 1024;
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
 const REQUEST_LINE = /^(GET|POST) ([\x21-\x7e]+) HTTP\/1\.1$/;
-/** Bytes allowed in a header name (RFC 9110 token). */
-const TOKEN_CHAR = new Uint8Array(256);
-for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
-/** Bytes allowed in a header value: visible ASCII, obs-text, SP and HTAB (never CR, LF, NUL or other controls). */
-const VALUE_CHAR = new Uint8Array(256);
-for (let b = 0x20; b < 0x100; b++) VALUE_CHAR[b] = b === 0x7f ? 0 : 1;
-VALUE_CHAR[0x09] = 1;
 const DIGITS = /^[0-9]{1,15}$/;
 /**
  * Proxy mode only: an absolute-form target whose path WHATWG URL parsing (the node:http path's
@@ -126,24 +120,22 @@ export function parseLeanHead(buf: Buffer, options: Pick<LeanFrontOptions, 'mode
   let close = false;
   while (lineEnd < text.length) {
     // One header line: a token name, a colon, optional whitespace, a value of visible bytes with
-    // inner SP/HTAB, optional whitespace. Scanned with lookup tables (no regex, no split).
+    // inner SP/HTAB, optional whitespace (no regex, no split).
     const start = lineEnd + 2;
     lineEnd = text.indexOf('\r\n', start);
     if (lineEnd === -1) lineEnd = text.length;
-    let i = start;
-    while (i < lineEnd && TOKEN_CHAR[text.charCodeAt(i)] === 1) i++;
-    if (i === start || i === lineEnd || text.charCodeAt(i) !== 0x3a) return { fallback: 'header line' };
-    const name = text.slice(start, i);
-    i++;
+    const colon = text.indexOf(':', start);
+    if (colon === -1 || colon >= lineEnd) return { fallback: 'header line' };
+    const name = text.slice(start, colon);
+    if (!isHttpToken(name)) return { fallback: 'header line' };
+    let i = colon + 1;
     let c = text.charCodeAt(i);
     while (i < lineEnd && (c === 0x20 || c === 0x09)) c = text.charCodeAt(++i);
     let valueEnd = lineEnd;
     c = text.charCodeAt(valueEnd - 1);
     while (valueEnd > i && (c === 0x20 || c === 0x09)) c = text.charCodeAt(--valueEnd - 1);
-    for (let j = i; j < valueEnd; j++) {
-      if (VALUE_CHAR[text.charCodeAt(j)] !== 1) return { fallback: 'header line' };
-    }
     const value = text.slice(i, valueEnd);
+    if (hasInvalidFieldValueChar(value)) return { fallback: 'header line' };
     // Names with framing or connection meaning are looked at by length first (cheap).
     switch (name.length) {
       case 4:

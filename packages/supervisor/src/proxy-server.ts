@@ -225,9 +225,11 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) socket.unshift(head);
       // The inner servers terminate TLS (443) and serve inference.local only.
-      if (lean === undefined) (dest.port === 443 ? inferenceHttps : inferenceHttp).emit('connection', socket);
-      else if (dest.port === 443) terminateTls(socket as Socket);
-      else serveLean(socket as Socket, lean.origin('http', inferenceHttp));
+      if (dest.port === 443) {
+        if (terminateTls === undefined) inferenceHttps.emit('connection', socket);
+        else terminateTls(socket as Socket);
+      } else if (leanOriginHttp === undefined) inferenceHttp.emit('connection', socket);
+      else serveLean(socket as Socket, leanOriginHttp);
       return;
     }
     const decision = isInferenceHost(dest.host)
@@ -268,48 +270,41 @@ export async function createProxyServer(options: ProxyServerOptions): Promise<Pr
     upstream.on('close', () => client.destroy());
   };
 
-  /** The lean front's settings per connection kind; undefined when it is off. */
+  /** The lean front's settings for one kind of connection; undefined when it is off. */
   const handleLean = options.handleInferenceLean;
-  const leanBase = {
-    maxBodyBytes: options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
-    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeoutMs: LEAN_REQUEST_TIMEOUT_MS,
-  };
-  const lean =
+  const leanFront = (mode: 'proxy' | 'origin', scheme: 'http' | 'https', fallbackServer: http.Server): LeanFrontOptions | undefined =>
     handleLean === undefined
       ? undefined
       : {
-          proxy: (): LeanFrontOptions => ({
-            ...leanBase,
-            mode: 'proxy',
-            scheme: 'http',
-            authorize: socketAuthorized,
-            handle: (req, res) => handleLean(req, res, { scheme: 'http', path: req.path }),
-            fallback: (s) => proxyHttp.emit('connection', s),
-          }),
-          origin: (scheme: 'http' | 'https', fallbackServer: http.Server): LeanFrontOptions => ({
-            ...leanBase,
-            mode: 'origin',
-            scheme,
-            handle: (req, res) => handleLean(req, res, { scheme, path: req.path }),
-            fallback: (s) => fallbackServer.emit('connection', s),
-          }),
+          mode,
+          scheme,
+          maxBodyBytes: options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+          keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+          requestTimeoutMs: LEAN_REQUEST_TIMEOUT_MS,
+          ...(mode === 'proxy' ? { authorize: socketAuthorized } : {}),
+          handle: (req, res) => handleLean(req, res, { scheme, path: req.path }),
+          fallback: (s) => fallbackServer.emit('connection', s),
         };
-  const leanProxy = lean?.proxy();
-  const leanOriginHttp = lean?.origin('http', inferenceHttp);
-  /** Takes over decrypted inference.local connections the lean front hands off (node:http over the TLS socket). */
-  const inferenceHttpsInner = configure(http.createServer(serveInferenceOnly('https')));
-  const leanOriginHttps = lean?.origin('https', inferenceHttpsInner);
-  /** Terminates the sandbox client's TLS to inference.local; the clear stream goes to the lean front. */
-  const leanTls = tls.createServer(
-    { cert: leaf.certChainPem, key: leaf.keyPem, ALPNProtocols: ['http/1.1'], handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
-    (secure) => {
-      track(secure);
-      if (leanOriginHttps !== undefined) serveLean(secure, leanOriginHttps);
-    },
-  );
-  leanTls.on('tlsClientError', (err) => log.debug('TLS handshake with a sandbox client failed', { error: err.message }));
-  const terminateTls = (socket: Socket) => leanTls.emit('connection', socket);
+  const leanProxy = leanFront('proxy', 'http', proxyHttp);
+  const leanOriginHttp = leanFront('origin', 'http', inferenceHttp);
+
+  /**
+   * With the lean front on, TLS to inference.local is terminated by a bare `tls.Server` whose clear
+   * stream goes to the lean front; a node:http server takes over what the front hands off.
+   */
+  let terminateTls: ((socket: Socket) => void) | undefined;
+  if (handleLean !== undefined) {
+    const leanOriginHttps = leanFront('origin', 'https', configure(http.createServer(serveInferenceOnly('https')))) as LeanFrontOptions;
+    const leanTls = tls.createServer(
+      { cert: leaf.certChainPem, key: leaf.keyPem, ALPNProtocols: ['http/1.1'], handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      (secure) => {
+        track(secure);
+        serveLean(secure, leanOriginHttps);
+      },
+    );
+    leanTls.on('tlsClientError', (err) => log.debug('TLS handshake with a sandbox client failed', { error: err.message }));
+    terminateTls = (socket) => leanTls.emit('connection', socket);
+  }
 
   /** The forward-proxy port: the lean front first (when on), node:http for everything it hands off. */
   const proxyFront =

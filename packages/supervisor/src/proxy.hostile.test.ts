@@ -8,11 +8,12 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LeanRequest, LeanResponse } from './lean-relay.js';
 import { createLogger } from './logger.js';
 import { createProxyAuth, PROXY_USER } from './proxy-auth.js';
 import { createProxyServer, type ProxyServer, RELAY_PREAMBLE } from './proxy-server.js';
 import { createSandboxCa } from './sandbox-ca.js';
-import type { LeanRequest, LeanResponse } from './lean-relay.js';
+import { exchange } from './testing-fixtures/raw-exchange.js';
 
 // Every case runs twice: with node:http alone, and with the lean front in front of it (the supervisor's
 // configuration), which must hand every odd request to node:http and so give the same answers.
@@ -72,31 +73,6 @@ afterAll(async () => {
   expect(logLines.join('')).not.toContain(NONCE);
 });
 
-/** Sends `bytes` on a TCP or Unix connection; resolves with what came back when it closes (bounded). */
-function exchange(target: { port: number } | { path: string }, bytes: string | Buffer | Array<string | Buffer>, timeoutMs = 3_000, gapMs = 0): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = 'port' in target ? net.connect({ host: '127.0.0.1', port: target.port }) : net.connect({ path: target.path });
-    let text = '';
-    let closed = false;
-    const timer = setTimeout(() => s.destroy(), timeoutMs);
-    s.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-    });
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve({ text, closed });
-    });
-    s.on('connect', async () => {
-      for (const chunk of Array.isArray(bytes) ? bytes : [bytes]) {
-        if (s.destroyed) return;
-        s.write(chunk);
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-      }
-    });
-  });
-}
 
 const basic = (userPass: string) => `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;
 
